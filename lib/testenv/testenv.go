@@ -38,14 +38,14 @@ func NeedCommand(t testing.TB, cmd, pkg string) string {
 	defer cancel()
 	env := append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 	if !aptUpdated {
-		c := exec.CommandContext(ctx, "apt-get", "update", "-q")
+		c := exec.CommandContext(ctx, "apt-get", "-o", "DPkg::Lock::Timeout=600", "update", "-q")
 		c.Env = env
 		if out, err := c.CombinedOutput(); err != nil {
 			t.Fatalf("apt-get update (to install %s): %v\n%s", pkg, err, out)
 		}
 		aptUpdated = true
 	}
-	c := exec.CommandContext(ctx, "apt-get", "install", "-y", "-q", "--no-install-recommends", pkg)
+	c := exec.CommandContext(ctx, "apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", "-q", "--no-install-recommends", pkg)
 	c.Env = env
 	if out, err := c.CombinedOutput(); err != nil {
 		t.Fatalf("apt-get install %s: %v\n%s", pkg, err, out)
