@@ -1,0 +1,257 @@
+// Package config reads mailctl.toml into a typed Config with defaults and
+// validation.
+//
+// Every key may also come from the environment: MAILCTL_ followed by the key
+// in upper case with dots as underscores (MAILCTL_HOSTNAME,
+// MAILCTL_TLS_CERT, MAILCTL_LIMITS_MESSAGE_SIZE). Lists from the
+// environment are comma-separated. An unknown key, or a value of the wrong
+// type, is an error that names the key. See examples/mailctl.toml for every
+// key with its meaning.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/viper"
+)
+
+// DefaultPath is where the config is read from when neither --config nor
+// MAILCTL_CONFIG names a file.
+const DefaultPath = "/etc/mailctl/mailctl.toml"
+
+// Config is the whole server configuration.
+type Config struct {
+	Hostname            string   `mapstructure:"hostname"`
+	Domains             []string `mapstructure:"domains"`
+	Postmaster          string   `mapstructure:"postmaster"`
+	DataDir             string   `mapstructure:"data_dir"`
+	UsersFile           string   `mapstructure:"users_file"`
+	AliasesFile         string   `mapstructure:"aliases_file"`
+	DomainsFile         string   `mapstructure:"domains_file"`
+	User                string   `mapstructure:"user"`
+	SubaddressSeparator string   `mapstructure:"subaddress_separator"`
+
+	TLS     TLS             `mapstructure:"tls"`
+	DNS     DNS             `mapstructure:"dns"`
+	Limits  Limits          `mapstructure:"limits"`
+	Deliver Deliver         `mapstructure:"deliver"`
+	Modules map[string]bool `mapstructure:"modules"`
+
+	SMTPD    Listeners `mapstructure:"smtpd"`
+	Submitd  Listeners `mapstructure:"submitd"`
+	IMAPD    Listeners `mapstructure:"imapd"`
+	POP3D    Listeners `mapstructure:"pop3d"`
+	LMTP     Listeners `mapstructure:"lmtp"`
+	Webmaild Listeners `mapstructure:"webmaild"`
+}
+
+// TLS names the server certificate; Extra adds more, chosen by SNI.
+type TLS struct {
+	Cert  string     `mapstructure:"cert"`
+	Key   string     `mapstructure:"key"`
+	Extra []CertPair `mapstructure:"extra"`
+}
+
+// CertPair is one certificate and its key.
+type CertPair struct {
+	Cert string `mapstructure:"cert"`
+	Key  string `mapstructure:"key"`
+}
+
+// DNS configures the one resolver every lookup goes through.
+type DNS struct {
+	Resolver []string      `mapstructure:"resolver"`
+	Timeout  time.Duration `mapstructure:"timeout"`
+}
+
+// Limits protect every protocol from floods and runaway clients.
+type Limits struct {
+	MessageSize           Size          `mapstructure:"message_size"`
+	Recipients            int           `mapstructure:"recipients"`
+	LineLength            int           `mapstructure:"line_length"`
+	MessagesPerConnection int           `mapstructure:"messages_per_connection"`
+	CommandTimeout        time.Duration `mapstructure:"command_timeout"`
+	SessionTimeout        time.Duration `mapstructure:"session_timeout"`
+	LockTimeout           time.Duration `mapstructure:"lock_timeout"`
+}
+
+// Deliver holds the MDA's policy.
+type Deliver struct {
+	// OverQuota is "tempfail" (EX_TEMPFAIL / 452: the sender retries) or
+	// "reject" (a permanent failure).
+	OverQuota string `mapstructure:"over_quota"`
+}
+
+// Listeners are one module's addresses: Listen is plain (STARTTLS where the
+// protocol has it), ListenTLS is implicit TLS.
+type Listeners struct {
+	Listen    []string `mapstructure:"listen"`
+	ListenTLS []string `mapstructure:"listen_tls"`
+}
+
+// Modules known to serve and to the modules table.
+var Modules = []string{"smtpd", "submitd", "imapd", "pop3d", "lmtp", "queue", "webmaild"}
+
+// Default returns the built-in defaults: a production layout under /etc and
+// /var/lib with the standard ports.
+func Default() *Config {
+	host, _ := os.Hostname()
+	return &Config{
+		Hostname:            host,
+		DataDir:             "/var/lib/mailctl",
+		UsersFile:           "/etc/mailctl/users",
+		AliasesFile:         "/etc/mailctl/aliases",
+		DomainsFile:         "/etc/mailctl/domains",
+		User:                "mailctl",
+		SubaddressSeparator: "+",
+		TLS:                 TLS{Cert: "/etc/mailctl/tls/cert.pem", Key: "/etc/mailctl/tls/key.pem"},
+		DNS:                 DNS{Resolver: []string{"127.0.0.1:53"}, Timeout: 5 * time.Second},
+		Limits: Limits{
+			MessageSize:           50 << 20,
+			Recipients:            100,
+			LineLength:            4096,
+			MessagesPerConnection: 100,
+			CommandTimeout:        5 * time.Minute,
+			SessionTimeout:        30 * time.Minute,
+			LockTimeout:           30 * time.Second,
+		},
+		Deliver: Deliver{OverQuota: "tempfail"},
+		Modules: map[string]bool{
+			"smtpd": true, "submitd": true, "imapd": true, "pop3d": true,
+			"lmtp": false, "queue": true, "webmaild": false,
+		},
+		SMTPD:    Listeners{Listen: []string{":25"}},
+		Submitd:  Listeners{Listen: []string{":587"}, ListenTLS: []string{":465"}},
+		IMAPD:    Listeners{Listen: []string{":143"}, ListenTLS: []string{":993"}},
+		POP3D:    Listeners{Listen: []string{":110"}, ListenTLS: []string{":995"}},
+		LMTP:     Listeners{Listen: []string{"unix:/run/mailctl/lmtp.sock"}},
+		Webmaild: Listeners{Listen: []string{"127.0.0.1:8080"}},
+	}
+}
+
+// MailDir is the root of the users' Maildirs.
+func (c *Config) MailDir() string { return filepath.Join(c.DataDir, "mail") }
+
+// QueueDir is the outbound spool.
+func (c *Config) QueueDir() string { return filepath.Join(c.DataDir, "queue") }
+
+// StateDir holds shared runtime state (login failure counters and the like).
+func (c *Config) StateDir() string { return filepath.Join(c.DataDir, "state") }
+
+// ModuleEnabled reports whether a module is switched on.
+func (c *Config) ModuleEnabled(name string) bool { return c.Modules[name] }
+
+// Load reads the config at path over the defaults, applies MAILCTL_*
+// environment variables and validates the result. An empty path reads
+// DefaultPath if it exists and uses the defaults otherwise.
+func Load(path string) (*Config, error) {
+	explicit := path != ""
+	if !explicit {
+		path = DefaultPath
+	}
+	v := viper.New()
+	v.SetConfigType("toml")
+	v.SetEnvPrefix("MAILCTL")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+
+	def := Default()
+	known := map[string]bool{}
+	for k, val := range flatten(reflect.ValueOf(def).Elem(), "") {
+		v.SetDefault(k, val)
+		known[k] = true
+	}
+
+	f, err := os.Open(path)
+	switch {
+	case err == nil:
+		defer f.Close()
+		if err := v.ReadConfig(f); err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+	case errors.Is(err, os.ErrNotExist) && !explicit:
+		path = ""
+	default:
+		return nil, fmt.Errorf("config: %w", err)
+	}
+
+	var unknown []string
+	for _, k := range v.AllKeys() {
+		if !known[k] && !isMapKey(k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return nil, fmt.Errorf("config %s: unknown key %q", displayPath(path), unknown[0])
+	}
+
+	cfg := &Config{}
+	err = v.Unmarshal(cfg, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
+		sizeHook,
+		mapstructure.StringToTimeDurationHookFunc(),
+		mapstructure.StringToSliceHookFunc(","),
+	)))
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", displayPath(path), err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", displayPath(path), err)
+	}
+	return cfg, nil
+}
+
+func displayPath(p string) string {
+	if p == "" {
+		return "(defaults)"
+	}
+	return p
+}
+
+// isMapKey reports whether k lives under a table whose keys are free-form.
+func isMapKey(k string) bool {
+	return strings.HasPrefix(k, "modules.")
+}
+
+// flatten turns a config struct into dotted keys and their default values.
+// Maps are flattened one level (modules.smtpd); slices are values.
+func flatten(v reflect.Value, prefix string) map[string]any {
+	out := map[string]any{}
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("mapstructure")
+		if tag == "" || tag == "-" {
+			continue
+		}
+		key := prefix + tag
+		fv := v.Field(i)
+		switch fv.Kind() {
+		case reflect.Struct:
+			for k, x := range flatten(fv, key+".") {
+				out[k] = x
+			}
+		case reflect.Map:
+			for _, mk := range fv.MapKeys() {
+				out[key+"."+mk.String()] = fv.MapIndex(mk).Interface()
+			}
+		default:
+			if fv.Type() == reflect.TypeFor[time.Duration]() {
+				out[key] = fv.Interface().(time.Duration).String()
+			} else if fv.Type() == reflect.TypeFor[Size]() {
+				out[key] = int64(fv.Interface().(Size))
+			} else {
+				out[key] = fv.Interface()
+			}
+		}
+	}
+	return out
+}

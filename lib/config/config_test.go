@@ -1,0 +1,148 @@
+package config
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "mailctl.toml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadFile(t *testing.T) {
+	p := write(t, `
+hostname = "mx.example.org"
+domains = ["Example.ORG", "bücher.example"]
+data_dir = "/srv/mail"
+
+[limits]
+message_size = "10M"
+command_timeout = "90s"
+
+[modules]
+pop3d = false
+
+[tls]
+cert = "/c.pem"
+key = "/k.pem"
+extra = [{ cert = "/c2.pem", key = "/k2.pem" }]
+
+[submitd]
+listen = ["127.0.0.1:587", "[::1]:2525"]
+`)
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Hostname != "mx.example.org" || c.DataDir != "/srv/mail" {
+		t.Errorf("got hostname %q data_dir %q", c.Hostname, c.DataDir)
+	}
+	if strings.Join(c.Domains, ",") != "example.org,xn--bcher-kva.example" {
+		t.Errorf("domains = %v", c.Domains)
+	}
+	if c.Limits.MessageSize != 10<<20 || c.Limits.CommandTimeout != 90*time.Second {
+		t.Errorf("limits = %+v", c.Limits)
+	}
+	if c.ModuleEnabled("pop3d") || !c.ModuleEnabled("imapd") {
+		t.Errorf("modules = %v", c.Modules)
+	}
+	if len(c.TLS.Extra) != 1 || c.TLS.Extra[0].Key != "/k2.pem" {
+		t.Errorf("tls.extra = %+v", c.TLS.Extra)
+	}
+	if len(c.Submitd.Listen) != 2 || c.Limits.Recipients != 100 {
+		t.Errorf("submitd = %+v recipients = %d", c.Submitd, c.Limits.Recipients)
+	}
+}
+
+func TestLoadErrorsNameTheKey(t *testing.T) {
+	tests := []struct{ body, key string }{
+		{`hostnme = "x"`, "hostnme"},
+		{"[limits]\nmessage_size = \"lots\"", "message_size"},
+		{"[limits]\nrecipients = 0", "limits.recipients"},
+		{`domains = ["bad domain"]`, "domains"},
+		{"[modules]\nftpd = true", "modules.ftpd"},
+		{"[dns]\nresolver = [\"resolver.example\"]", "dns.resolver"},
+		{"[smtpd]\nlisten = [\"nonsense\"]", "smtpd.listen"},
+		{"[deliver]\nover_quota = \"drop\"", "deliver.over_quota"},
+		{"[limits]\ncommand_timeout = \"-1s\"", "limits.command_timeout"},
+		{"[tls]\ncert = \"/only-cert\"\nkey = \"\"", "tls"},
+		{"[imapd]\nlisten_tls = 5", "listen_tls"},
+	}
+	for _, tt := range tests {
+		_, err := Load(write(t, tt.body))
+		if err == nil {
+			t.Errorf("%q: no error", tt.body)
+			continue
+		}
+		if !strings.Contains(err.Error(), tt.key) {
+			t.Errorf("%q: error %q does not name %q", tt.body, err, tt.key)
+		}
+	}
+}
+
+func TestEnvironmentOverrides(t *testing.T) {
+	t.Setenv("MAILCTL_HOSTNAME", "env.example.org")
+	t.Setenv("MAILCTL_LIMITS_MESSAGE_SIZE", "1M")
+	t.Setenv("MAILCTL_DOMAINS", "a.example,b.example")
+	t.Setenv("MAILCTL_MODULES_IMAPD", "false")
+	c, err := Load(write(t, `hostname = "file.example.org"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Hostname != "env.example.org" || c.Limits.MessageSize != 1<<20 {
+		t.Errorf("env not applied: %q %v", c.Hostname, c.Limits.MessageSize)
+	}
+	if len(c.Domains) != 2 || c.Domains[1] != "b.example" {
+		t.Errorf("domains = %v", c.Domains)
+	}
+	if c.ModuleEnabled("imapd") {
+		t.Error("MAILCTL_MODULES_IMAPD=false not applied")
+	}
+}
+
+func TestMissingExplicitFile(t *testing.T) {
+	if _, err := Load(filepath.Join(t.TempDir(), "nope.toml")); err == nil {
+		t.Fatal("missing explicit config accepted")
+	}
+}
+
+func TestPrintMasksSecrets(t *testing.T) {
+	c := Default()
+	c.Hostname = "h.example"
+	var b bytes.Buffer
+	if err := c.Print(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{`hostname = "h.example"`, `limits.message_size = 52428800`, `modules.imapd = true`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestSize(t *testing.T) {
+	for in, want := range map[string]Size{"0": 0, "512": 512, "1K": 1024, "50M": 50 << 20, "2G": 2 << 30, "2GiB": 2 << 30, "1t": 1 << 40} {
+		got, err := ParseSize(in)
+		if err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "x", "-1", "1.5G", "99999999999T"} {
+		if _, err := ParseSize(in); err == nil {
+			t.Errorf("ParseSize(%q) accepted", in)
+		}
+	}
+	if Size(2<<30).String() != "2G" || Size(1000).String() != "1000" {
+		t.Error("Size.String")
+	}
+}
