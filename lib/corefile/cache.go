@@ -2,11 +2,12 @@ package corefile
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"os"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -48,16 +49,19 @@ func stampOf(fi os.FileInfo) stamp {
 }
 
 // Cache holds the parsed content of one file and parses it again when the
-// file changes. It is safe for concurrent use; every Get costs one stat.
+// file changes. It is safe for concurrent use. A Get costs one stat, and
+// within a second of a change also a read (parsing only if the content
+// differs from what was parsed last).
 type Cache[T any] struct {
 	path      string
 	parse     ParseFunc[T]
 	missingOK bool
-	now       func() time.Time // replaced in tests
 
 	mu       sync.Mutex
 	loaded   bool
 	st       stamp
+	sum      uint64 // maphash of the content parsed
+	seed     maphash.Seed
 	loadedAt time.Time
 	val      T
 	err      error
@@ -68,7 +72,7 @@ type Cache[T any] struct {
 // os.ErrNotExist (for the users file, where a wrong path must not look
 // like "no such user").
 func NewCache[T any](path string, parse ParseFunc[T], missingOK bool) *Cache[T] {
-	return &Cache[T]{path: path, parse: parse, missingOK: missingOK, now: time.Now}
+	return &Cache[T]{path: path, parse: parse, missingOK: missingOK, seed: maphash.MakeSeed()}
 }
 
 // Path returns the file's path.
@@ -110,31 +114,41 @@ func (c *Cache[T]) recent() bool {
 }
 
 // load reads the file through one descriptor, so the stamp kept is the one
-// of the version actually parsed. Called with mu held.
+// of the version actually parsed. Content that hashes as the last one read
+// is not parsed again: within the one-second window every Get reads the
+// file, and parsing is what costs. Called with mu held.
 func (c *Cache[T]) load() {
-	c.loadedAt = c.now()
-	c.loaded = true
-	f, err := os.Open(c.path)
-	if errors.Is(err, os.ErrNotExist) && c.missingOK {
-		c.st = stamp{missing: true}
-		c.val, c.err = c.parse(strings.NewReader(""), c.path)
+	now := time.Now()
+	data, st, err := c.read()
+	if err != nil {
+		// Not cached: the next Get tries again.
+		var zero T
+		c.loaded, c.val, c.err = false, zero, err
 		return
 	}
+	sum := maphash.Bytes(c.seed, data)
+	if !c.loaded || sum != c.sum {
+		c.val, c.err = c.parse(bytes.NewReader(data), c.path)
+	}
+	c.loaded, c.st, c.sum, c.loadedAt = true, st, sum, now
+}
+
+func (c *Cache[T]) read() ([]byte, stamp, error) {
+	f, err := os.Open(c.path)
+	if errors.Is(err, os.ErrNotExist) && c.missingOK {
+		return nil, stamp{missing: true}, nil
+	}
 	if err != nil {
-		// Not cached: a stamp of zero never matches, so the next Get retries.
-		c.loaded = false
-		var zero T
-		c.val, c.err = zero, fmt.Errorf("read %s: %w", c.path, err)
-		return
+		return nil, stamp{}, fmt.Errorf("read %s: %w", c.path, err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		c.loaded = false
-		var zero T
-		c.val, c.err = zero, fmt.Errorf("stat %s: %w", c.path, err)
-		return
+		return nil, stamp{}, fmt.Errorf("stat %s: %w", c.path, err)
 	}
-	c.st = stampOf(fi)
-	c.val, c.err = c.parse(bufio.NewReader(f), c.path)
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, stamp{}, fmt.Errorf("read %s: %w", c.path, err)
+	}
+	return data, stampOf(fi), nil
 }
