@@ -7,9 +7,10 @@
 //     comment lines directly above an entry (no blank line between) are
 //     handed to it, so a tool that rewrites the file can keep them.
 //   - Cache holds a parsed file and parses it again only when it changed:
-//     when its inode, size or mtime differ from the last load, and always
-//     while the last load was less than a second after the mtime (a
-//     timestamp is coarse: a second write in the same tick leaves it alone).
+//     when its inode, size or mtime differ from the last load, and — since
+//     a timestamp is coarse and a second write in the same tick leaves it
+//     alone — it re-reads the file on every Get while the last load was less
+//     than a second after the mtime (parsing only content that differs).
 //   - Update is the one way a tool changes a core file: take the exclusive
 //     lock <file>.lock, read and parse the file (a missing file is empty),
 //     let the caller change the value, write it, check that what was
