@@ -99,18 +99,23 @@ func keySizes(key string) (size, crlfSize int64) {
 	return size, crlfSize
 }
 
-// keyTime is the delivery time at the start of a key (for ordering new
-// messages before UIDs are given); 0 when absent.
-func keyTime(key string) int64 {
-	end := strings.IndexByte(key, '.')
-	if end < 0 {
-		return 0
+// keyTime is the delivery time at the start of a key, in seconds and the
+// microseconds of an "M<usec>" field (for ordering new messages before
+// they have UIDs); zero when absent.
+func keyTime(key string) (sec, usec int64) {
+	head, rest, ok := strings.Cut(key, ".")
+	if !ok {
+		return 0, 0
 	}
-	t, err := strconv.ParseInt(key[:end], 10, 64)
-	if err != nil {
-		return 0
+	sec, _ = strconv.ParseInt(head, 10, 64)
+	if len(rest) > 1 && rest[0] == 'M' {
+		end := 1
+		for end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
+			end++
+		}
+		usec, _ = strconv.ParseInt(rest[1:end], 10, 64)
 	}
-	return t
+	return sec, usec
 }
 
 // validFileName rejects directory entries that can't be message files of

@@ -240,7 +240,9 @@ func (f *Folder) assignUIDs(found map[string]string, readOnly bool) (uint32, err
 	}
 	// Delivery order, as far as the names tell.
 	slices.SortFunc(fresh, func(a, b string) int {
-		return cmp.Or(cmp.Compare(keyTime(a), keyTime(b)), strings.Compare(a, b))
+		as, au := keyTime(a)
+		bs, bu := keyTime(b)
+		return cmp.Or(cmp.Compare(as, bs), cmp.Compare(au, bu), strings.Compare(a, b))
 	})
 	adds, err := l.assign(fresh)
 	if err != nil {

@@ -47,10 +47,18 @@ type Store struct {
 	sems   map[string]chan struct{} // in-process side of folder locks
 }
 
-// Open opens (creating it 0700 if missing) the tree at dir.
+// Open opens the tree at dir, creating it (0700, owned by Options.UID) if
+// missing.
 func Open(dir string, opts Options) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("maildir: create %s: %w", dir, err)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("maildir: create %s: %w", dir, err)
+		}
+		if opts.UID >= 0 {
+			if err := os.Lchown(dir, opts.UID, opts.GID); err != nil {
+				return nil, fmt.Errorf("maildir: chown %s: %w", dir, err)
+			}
+		}
 	}
 	r, err := os.OpenRoot(dir)
 	if err != nil {
