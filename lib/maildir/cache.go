@@ -38,45 +38,48 @@ type Cache struct {
 	pending  []byte
 }
 
-func formatCacheHeader(v uint32) []byte { return fmt.Appendf(nil, "mailctl-cache 1 V%010d\n", v) }
+const cacheHeaderLen = 38
+
+func formatCacheHeader(v, g uint32) []byte {
+	return fmt.Appendf(nil, "mailctl-cache 1 V%010d G%08x\n", v, g)
+}
 
 // open opens and refreshes the cache for a list of UIDVALIDITY v; the
-// folder lock is held.
+// folder lock is held. A cache that is new, foreign, of another version
+// or of another UIDVALIDITY starts afresh.
 func (c *Cache) open(u *User, dir string, v uint32) error {
 	p := path.Join(dir, cacheName)
 	f, err := u.root.OpenFile(p, os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
 		return fmt.Errorf("maildir: %s/%s: %w", u.key, p, err)
 	}
+	c.file = f
 	if err := u.s.chownFile(f); err != nil {
-		f.Close()
 		return err
 	}
-	data, reset, err := c.log.readNew(f)
+	hdr := make([]byte, cacheHeaderLen)
+	var fv, g uint32
+	n, _ := f.ReadAt(hdr, 0)
+	if _, err := fmt.Sscanf(string(hdr[:n]), "mailctl-cache 1 V%d G%x\n", &fv, &g); err != nil ||
+		fv != v || !bytes.Equal(hdr[:n], formatCacheHeader(fv, g)) {
+		g = newGeneration()
+		hdr = formatCacheHeader(v, g)
+		if err := f.Truncate(0); err != nil {
+			return fmt.Errorf("maildir: %s/%s: %w", u.key, p, err)
+		}
+		if _, err := f.WriteAt(hdr, 0); err != nil {
+			return fmt.Errorf("maildir: %s/%s: %w", u.key, p, err)
+		}
+		c.m, c.validity = map[uint32]CacheEntry{}, v
+		return c.log.replaced(f, int64(len(hdr)), g)
+	}
+	data, reset, err := c.log.readNew(f, g)
 	if err != nil {
-		f.Close()
 		return fmt.Errorf("maildir: %s/%s: %w", u.key, p, err)
 	}
-	c.file = f
-	if reset || c.validity != v {
-		c.m = map[uint32]CacheEntry{}
-		hdr := formatCacheHeader(v)
-		if !bytes.HasPrefix(data, hdr) {
-			// New, foreign or for another UIDVALIDITY: start afresh.
-			if err := f.Truncate(0); err != nil {
-				return fmt.Errorf("maildir: %s/%s: %w", u.key, p, err)
-			}
-			if _, err := f.WriteAt(hdr, 0); err != nil {
-				return fmt.Errorf("maildir: %s/%s: %w", u.key, p, err)
-			}
-			if err := c.log.replaced(f, int64(len(hdr))); err != nil {
-				return err
-			}
-			data = nil
-		} else {
-			data = data[len(hdr):]
-		}
-		c.validity = v
+	if reset {
+		c.m, c.validity = map[uint32]CacheEntry{}, v
+		data = data[min(len(data), cacheHeaderLen):]
 	}
 	c.apply(data)
 	return nil
@@ -135,7 +138,8 @@ func (c *Cache) compact(u *User, dir string, live map[uint32]string) error {
 	if c.file == nil || len(c.m) <= 2*len(live) {
 		return nil
 	}
-	b := formatCacheHeader(c.validity)
+	gen := newGeneration()
+	b := formatCacheHeader(c.validity, gen)
 	m := make(map[uint32]CacheEntry, len(live))
 	for uid, e := range c.m {
 		if _, ok := live[uid]; ok {
@@ -153,5 +157,5 @@ func (c *Cache) compact(u *User, dir string, live map[uint32]string) error {
 	}
 	c.file.Close()
 	c.file, c.m, c.pending = f, m, nil
-	return c.log.replaced(f, int64(len(b)))
+	return c.log.replaced(f, int64(len(b)), gen)
 }

@@ -46,9 +46,14 @@
 //
 // mailctl-uidlist (per folder) holds the UIDs:
 //
-//	mailctl-uidlist 1 V<uidvalidity> N<uidnext> R<first recent>   (10 digits each, 54 bytes)
+//	mailctl-uidlist 1 V<uidvalidity> N<uidnext> R<first recent> G<generation>
 //	<uid> <key>              a message
 //	-<uid>                   a tombstone: that message is gone
+//
+// The header has a fixed width (10 decimal digits each, the generation 8
+// hex digits: 64 bytes). The generation is random and new whenever the
+// file is rewritten, so a reader that remembers how far it read notices a
+// replacement even when the new file got the old inode number.
 //
 // It is only changed under the OFD lock on mailctl-uidlist.lock. New lines
 // are appended and fsynced before any UID in them is returned; the header is
@@ -62,9 +67,10 @@
 // one.
 //
 // mailctl-cache (per folder) keeps what costs a stat or a read to learn,
-// keyed by UID: "mailctl-cache 1 V<uidvalidity>" then "<uid> <internal date
-// unix nanoseconds> <size> <crlf size>" lines, appended under the same lock,
-// never fsynced (it can always be rebuilt). See cache.go.
+// keyed by UID: "mailctl-cache 1 V<uidvalidity> G<generation>" then
+// "<uid> <internal date unix nanoseconds> <size> <crlf size>" lines,
+// appended under the same lock, never fsynced (it can always be rebuilt).
+// See cache.go.
 //
 // # Durability and concurrency
 //

@@ -34,6 +34,8 @@ type Folder struct {
 	order   []uint32 // UIDs of msgs, ascending
 	stamp   dirStamp // what new/, cur/ and the list looked like at the last scan
 	stamped bool
+	stampRO bool      // the last scan was read-only (claimed nothing, moved nothing)
+	last    *Snapshot // built from msgs; nil when msgs changed since
 }
 
 // entry is a message as the folder knows it.
@@ -56,7 +58,8 @@ type Message struct {
 	Name           string    // current file, relative to the folder: "cur/…" or "new/…"
 }
 
-// Snapshot is a folder's state after a Sync.
+// Snapshot is a folder's state after a Sync. A Sync that finds nothing
+// changed may return the previous Snapshot itself: treat it as read-only.
 type Snapshot struct {
 	UIDValidity, UIDNext uint32
 	// FirstRecent: messages with UID >= FirstRecent are \Recent for the
@@ -139,7 +142,7 @@ func (f *Folder) SyncWith(ctx context.Context, o SyncOptions) (*Snapshot, error)
 	if err != nil {
 		return nil, err
 	}
-	if f.stamped && stamp.files == f.stamp.files && f.stamp.settled() {
+	if f.stamped && stamp.files == f.stamp.files && f.stamp.settled() && (o.ReadOnly || !f.stampRO) {
 		first := f.list.next // nothing new to claim
 		if o.ReadOnly {
 			first = f.list.recent
@@ -178,7 +181,8 @@ func (f *Folder) SyncWith(ctx context.Context, o SyncOptions) (*Snapshot, error)
 	if err := f.cache.compact(f.u, f.dir, f.list.byUID); err != nil {
 		f.u.s.log.Warn("maildir: compact cache", "folder", f.name, "err", err)
 	}
-	f.stamp, f.stamped = stamp, true
+	f.stamp, f.stamped, f.stampRO = stamp, true, o.ReadOnly
+	f.last = nil
 	return f.snapshot(first)
 }
 
@@ -356,8 +360,14 @@ func (f *Folder) crlfSizeOf(p string) (int64, error) {
 	}
 }
 
-// snapshot builds the caller's copy of the state.
+// snapshot returns the state as a Snapshot. An unchanged state gives the
+// same Snapshot again (so polling a big folder allocates nothing);
+// callers must treat Snapshots as read-only.
 func (f *Folder) snapshot(firstRecent uint32) (*Snapshot, error) {
+	if f.last != nil && f.last.FirstRecent == firstRecent && f.last.UIDNext == f.list.next &&
+		f.last.UIDValidity == f.list.validity {
+		return f.last, nil
+	}
 	s := &Snapshot{
 		UIDValidity: f.list.validity,
 		UIDNext:     f.list.next,
@@ -383,6 +393,7 @@ func (f *Folder) snapshot(firstRecent uint32) (*Snapshot, error) {
 		}
 		s.Messages = append(s.Messages, m)
 	}
+	f.last = s
 	return s, nil
 }
 
@@ -403,6 +414,7 @@ func (f *Folder) Open(m Message) (io.ReadCloser, error) {
 	f.mu.Lock()
 	if e := f.msgs[m.UID]; e != nil && e.key == m.Key {
 		e.name = name
+		f.last = nil
 	}
 	f.mu.Unlock()
 	file, err = f.u.root.Open(path.Join(f.dir, name))
@@ -445,5 +457,6 @@ func (f *Folder) withLock(ctx context.Context, fn func() error) error {
 	}
 	defer f.cache.close()
 	f.stamped = false // our own changes: look again next time
+	f.last = nil
 	return fn()
 }

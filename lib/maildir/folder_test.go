@@ -556,3 +556,110 @@ func TestSymlinkEscape(t *testing.T) {
 		t.Errorf("User through a symlinked domain: %v, want ErrUnsafePath", err)
 	}
 }
+
+// A session that read the UID list, then a compaction elsewhere, then a
+// new list that happens to get the old inode back (ext4 reuses freed inode
+// numbers at once): the session must notice it is another file.
+func TestUIDListReplacedWithSameInode(t *testing.T) {
+	s, u := newUser(t)
+	ctx := context.Background()
+	for i := 0; i < 5; i++ {
+		deliver(t, u, fmt.Sprintf("%d\n", i), DeliverOptions{})
+	}
+	a := mustFolder(t, u, Inbox)
+	mustSync(t, a)
+	list := filepath.Join(userDir(s), uidlistName)
+	keep := filepath.Join(userDir(s), "keep-inode")
+	if err := os.Link(list, keep); err != nil { // hold a's inode
+		t.Fatal(err)
+	}
+	b := mustFolder(t, u, Inbox)
+	snap := mustSync(t, b)
+	if err := b.Expunge(ctx, []uint32{1, 2, 3, 4}); err != nil { // compacts
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		deliver(t, u, fmt.Sprintf("more %d\n", i), DeliverOptions{})
+	}
+	mustSync(t, b)
+	// Put the new content into a's old inode and that inode back in place.
+	content, _ := os.ReadFile(list)
+	if err := os.WriteFile(keep, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(keep, list); err != nil {
+		t.Fatal(err)
+	}
+	want := mustSync(t, mustFolder(t, u, Inbox))
+	got := mustSync(t, a)
+	if len(got.Messages) != 11 || len(want.Messages) != 11 {
+		t.Fatalf("got %d messages, fresh view %d, want 11", len(got.Messages), len(want.Messages))
+	}
+	for i := range want.Messages {
+		if got.Messages[i].UID != want.Messages[i].UID || got.Messages[i].Key != want.Messages[i].Key {
+			t.Fatalf("message %d: %d %s, fresh view %d %s", i, got.Messages[i].UID, got.Messages[i].Key,
+				want.Messages[i].UID, want.Messages[i].Key)
+		}
+	}
+	if got.Messages[0].UID != snap.Messages[4].UID || got.UIDNext != 16 {
+		t.Fatalf("UIDs changed: first %d (was %d), next %d", got.Messages[0].UID, snap.Messages[4].UID, got.UIDNext)
+	}
+}
+
+// A read-only look, then a read-write Sync on the same Folder with nothing
+// changed in between: the second must still claim \Recent and move new/.
+func TestReadOnlyThenSelect(t *testing.T) {
+	s, u := newUser(t)
+	deliver(t, u, "x\n", DeliverOptions{})
+	f := mustFolder(t, u, Inbox)
+	for i := 0; i < 2; i++ { // the second look is settled-free but unchanged
+		if _, err := f.SyncWith(context.Background(), SyncOptions{ReadOnly: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.stamp.at = f.stamp.at.Add(2 * time.Second) // as if long after the change
+	snap := mustSync(t, f)
+	if snap.FirstRecent != 1 || !strings.HasPrefix(snap.Messages[0].Name, "cur/") {
+		t.Fatalf("Sync after read-only looks: FirstRecent %d, %s", snap.FirstRecent, snap.Messages[0].Name)
+	}
+	if n := listDir(t, filepath.Join(userDir(s), "new")); len(n) != 0 {
+		t.Fatalf("new/ still holds %v", n)
+	}
+	// Unchanged and settled: the very same Snapshot comes back.
+	again := mustSync(t, f)
+	f.stamp.at = f.stamp.at.Add(2 * time.Second)
+	if third := mustSync(t, f); third != mustSync(t, f) || again.UIDValidity != third.UIDValidity {
+		t.Fatal("an unchanged folder built a new Snapshot")
+	}
+}
+
+// BenchmarkSync10k measures opening a 10,000-message folder in a fresh
+// Folder (a new session: UID list, cache and directory read, no stats) and
+// re-syncing an unchanged one.
+func BenchmarkSync10k(b *testing.B) {
+	s, u := newUser(b)
+	cur := filepath.Join(userDir(s), "cur")
+	body := []byte(strings.Repeat("x", 99) + "\n")
+	for i := 0; i < 10000; i++ {
+		key := withSizes(s.uniqueName(time.Now()), 100, 101)
+		if err := os.WriteFile(filepath.Join(cur, curName(key, "S")), body, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if n := len(mustSync(b, mustFolder(b, u, Inbox)).Messages); n != 10000 {
+		b.Fatalf("%d messages", n)
+	}
+	b.Run("reopen", func(b *testing.B) {
+		for b.Loop() {
+			mustSync(b, mustFolder(b, u, Inbox))
+		}
+	})
+	b.Run("unchanged", func(b *testing.B) {
+		f := mustFolder(b, u, Inbox)
+		mustSync(b, f)
+		f.stamp.at = f.stamp.at.Add(2 * time.Second) // as if a second had passed
+		for b.Loop() {
+			mustSync(b, f)
+		}
+	})
+}

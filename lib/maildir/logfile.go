@@ -2,6 +2,8 @@ package maildir
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -11,17 +13,27 @@ import (
 // appendLog follows an append-only state file (the UID list, the cache):
 // it remembers how far complete lines were read, so a re-read costs only
 // what others appended, and it notices when the file was replaced
-// (compaction) or truncated.
+// (compaction) or truncated. A file is known by its inode and by the
+// random generation in its header: an inode number can be reused by the
+// very next replacement, a generation practically can't.
 type appendLog struct {
 	ino  uint64
+	gen  uint32
 	off  int64 // end of the last complete line read
 	size int64 // file size at the last read (may end in half a line)
+}
+
+// newGeneration returns a random file generation.
+func newGeneration() uint32 {
+	var b [4]byte
+	rand.Read(b[:])
+	return binary.BigEndian.Uint32(b[:]) | 1
 }
 
 // readNew returns the complete lines added since the last call. When the
 // file is another one than last time, or shorter, it starts over and
 // reports reset (data then holds the header line too).
-func (l *appendLog) readNew(f *os.File) (data []byte, reset bool, err error) {
+func (l *appendLog) readNew(f *os.File, gen uint32) (data []byte, reset bool, err error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, false, err
@@ -30,9 +42,9 @@ func (l *appendLog) readNew(f *os.File) (data []byte, reset bool, err error) {
 	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
 		ino = sys.Ino
 	}
-	if ino != l.ino || st.Size() < l.off {
+	if ino != l.ino || gen != l.gen || st.Size() < l.off {
 		reset = true
-		l.ino, l.off = ino, 0
+		l.ino, l.gen, l.off = ino, gen, 0
 	}
 	l.size = st.Size()
 	if l.size == l.off {
@@ -66,7 +78,7 @@ func (l *appendLog) appendLines(f *os.File, b []byte) error {
 }
 
 // replaced records that f is a freshly written file of size bytes.
-func (l *appendLog) replaced(f *os.File, size int64) error {
+func (l *appendLog) replaced(f *os.File, size int64, gen uint32) error {
 	st, err := f.Stat()
 	if err != nil {
 		return err
@@ -75,6 +87,6 @@ func (l *appendLog) replaced(f *os.File, size int64) error {
 	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
 		l.ino = sys.Ino
 	}
-	l.off, l.size = size, size
+	l.gen, l.off, l.size = gen, size, size
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -17,7 +18,7 @@ import (
 const (
 	uidlistName      = "mailctl-uidlist"
 	uidlistLock      = "mailctl-uidlist.lock"
-	uidlistHeaderLen = 54
+	uidlistHeaderLen = 64
 	maxUID           = 1<<32 - 1
 )
 
@@ -28,6 +29,7 @@ type uidList struct {
 	file *os.File
 
 	validity, next, recent uint32
+	gen                    uint32 // changes whenever the file is rewritten
 	byKey                  map[string]uint32
 	byUID                  map[uint32]string
 	dead                   int // lines that no longer name a message
@@ -38,22 +40,22 @@ type listEntry struct {
 	key string
 }
 
-func formatUIDHeader(v, n, r uint32) []byte {
-	return fmt.Appendf(nil, "mailctl-uidlist 1 V%010d N%010d R%010d\n", v, n, r)
+func formatUIDHeader(v, n, r, g uint32) []byte {
+	return fmt.Appendf(nil, "mailctl-uidlist 1 V%010d N%010d R%010d G%08x\n", v, n, r, g)
 }
 
-func parseUIDHeader(b []byte) (v, n, r uint32, err error) {
+func parseUIDHeader(b []byte) (v, n, r, g uint32, err error) {
 	if len(b) < uidlistHeaderLen || b[uidlistHeaderLen-1] != '\n' {
-		return 0, 0, 0, errors.New("short header")
+		return 0, 0, 0, 0, errors.New("short header")
 	}
 	h := string(b[:uidlistHeaderLen-1])
-	if _, err := fmt.Sscanf(h, "mailctl-uidlist 1 V%d N%d R%d", &v, &n, &r); err != nil {
-		return 0, 0, 0, fmt.Errorf("header %q: %w", h, err)
+	if _, err := fmt.Sscanf(h, "mailctl-uidlist 1 V%d N%d R%d G%x", &v, &n, &r, &g); err != nil {
+		return 0, 0, 0, 0, fmt.Errorf("header %q: %w", h, err)
 	}
-	if !bytes.Equal(formatUIDHeader(v, n, r), b[:uidlistHeaderLen]) || v == 0 || n == 0 {
-		return 0, 0, 0, fmt.Errorf("header %q", h)
+	if !bytes.Equal(formatUIDHeader(v, n, r, g), b[:uidlistHeaderLen]) || v == 0 || n == 0 {
+		return 0, 0, 0, 0, fmt.Errorf("header %q", h)
 	}
-	return v, n, r, nil
+	return v, n, r, g, nil
 }
 
 func (l *uidList) resetMaps() {
@@ -113,8 +115,8 @@ func (l *uidList) bump(uid uint32) {
 	}
 }
 
-// open opens and refreshes the list; the caller holds the folder lock and
-// must call close. A missing list is created with a new UIDVALIDITY.
+// openList opens and refreshes the list; the caller holds the folder lock
+// and must call l.close. A missing list is created with a new UIDVALIDITY.
 func (f *Folder) openList(ctx context.Context) error {
 	l := &f.list
 	p := path.Join(f.dir, uidlistName)
@@ -124,7 +126,7 @@ func (f *Folder) openList(ctx context.Context) error {
 		if verr != nil {
 			return verr
 		}
-		if err := f.u.s.writeAtomic(f.u.root, p, formatUIDHeader(v, 1, 1), true); err != nil {
+		if err := f.u.s.writeAtomic(f.u.root, p, formatUIDHeader(v, 1, 1, newGeneration()), true); err != nil {
 			return err
 		}
 		file, err = f.u.root.OpenFile(p, os.O_RDWR|syscall.O_CLOEXEC, 0)
@@ -132,41 +134,34 @@ func (f *Folder) openList(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("maildir: %s/%s: %w", f.u.key, p, err)
 	}
-	data, reset, err := l.log.readNew(file)
-	if err != nil {
-		file.Close()
-		return fmt.Errorf("maildir: %s/%s: %w", f.u.key, p, err)
-	}
-	var hdr []byte
-	if reset {
-		l.resetMaps()
-		hdr = data
-		data = nil
-		if len(hdr) >= uidlistHeaderLen {
-			hdr, data = hdr[:uidlistHeaderLen], hdr[uidlistHeaderLen:]
-		}
-	} else {
-		hdr = make([]byte, uidlistHeaderLen)
-		if _, err := file.ReadAt(hdr, 0); err != nil {
-			file.Close()
-			return fmt.Errorf("maildir: %s/%s: %w", f.u.key, p, err)
-		}
-	}
-	v, n, r, err := parseUIDHeader(hdr)
-	if err != nil || (!reset && v != l.validity) {
+	fail := func(err error) error {
 		file.Close()
 		l.log = appendLog{}
+		return err
+	}
+	hdr := make([]byte, uidlistHeaderLen)
+	if _, err := file.ReadAt(hdr, 0); err != nil && !errors.Is(err, io.EOF) {
+		return fail(fmt.Errorf("maildir: %s/%s: %w", f.u.key, p, err))
+	}
+	v, n, r, g, err := parseUIDHeader(hdr)
+	if err != nil {
 		// Never invent a new UIDVALIDITY for a list that exists.
-		return fmt.Errorf("%w: %s/%s: %v (remove the file to start over with new UIDs)", ErrCorrupt, f.u.key, p, err)
+		return fail(fmt.Errorf("%w: %s/%s: %v (remove the file to start over with new UIDs)", ErrCorrupt, f.u.key, p, err))
 	}
-	l.validity, l.recent = v, r
+	data, reset, err := l.log.readNew(file, g)
+	if err != nil {
+		return fail(fmt.Errorf("maildir: %s/%s: %w", f.u.key, p, err))
+	}
+	if reset {
+		l.resetMaps()
+		data = data[min(len(data), uidlistHeaderLen):]
+	} else if v != l.validity {
+		return fail(fmt.Errorf("%w: %s/%s: UIDVALIDITY changed in place", ErrCorrupt, f.u.key, p))
+	}
+	l.validity, l.recent, l.gen = v, r, g
 	l.apply(data)
-	if n > l.next {
-		l.next = n
-	}
-	if l.recent > l.next {
-		l.recent = l.next
-	}
+	l.next = max(l.next, n)
+	l.recent = min(l.recent, l.next)
 	l.file = file
 	return nil
 }
@@ -216,7 +211,7 @@ func (l *uidList) write(adds []listEntry, tombs []uint32, recent uint32, durable
 		l.apply(b)
 	}
 	l.recent = min(recent, l.next)
-	if _, err := l.file.WriteAt(formatUIDHeader(l.validity, l.next, l.recent), 0); err != nil {
+	if _, err := l.file.WriteAt(formatUIDHeader(l.validity, l.next, l.recent, l.gen), 0); err != nil {
 		return fmt.Errorf("maildir: write %s: %w", l.file.Name(), err)
 	}
 	if durable {
@@ -239,7 +234,8 @@ func (f *Folder) compactList() error {
 		entries = append(entries, listEntry{uid, key})
 	}
 	slices.SortFunc(entries, func(a, b listEntry) int { return cmp.Compare(a.uid, b.uid) })
-	b := formatUIDHeader(l.validity, l.next, l.recent)
+	gen := newGeneration()
+	b := formatUIDHeader(l.validity, l.next, l.recent, gen)
 	for _, e := range entries {
 		b = strconv.AppendUint(b, uint64(e.uid), 10)
 		b = append(b, ' ')
@@ -255,7 +251,6 @@ func (f *Folder) compactList() error {
 		return fmt.Errorf("maildir: %s/%s: %w", f.u.key, p, err)
 	}
 	l.close()
-	l.file = file
-	l.dead = 0
-	return l.log.replaced(file, int64(len(b)))
+	l.file, l.dead, l.gen = file, 0, gen
+	return l.log.replaced(file, int64(len(b)), gen)
 }

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	"mailctl/lib/accounts"
+	"mailctl/lib/addr"
+	"mailctl/lib/config"
+	"mailctl/lib/deliver"
+	"mailctl/lib/listen"
+)
+
+func newDeliverCmd(g *globals) *cobra.Command {
+	var (
+		sender string
+		lmtp   bool
+		df     daemonFlags
+	)
+	c := &cobra.Command{
+		Use:   "deliver [-f SENDER] RECIPIENT... < MESSAGE",
+		Short: "Deliver a message from stdin to local mailboxes (the MDA), or serve LMTP",
+		Long: helpText(`Read one message from stdin and deliver it to each RECIPIENT: aliases are
+resolved (recursively, with loop detection), user+tag@domain reaches
+"user", and each copy is written to the user's Maildir and synced to disk
+before the command exits 0. Return-Path and Delivered-To headers are added.
+A message whose Delivered-To already names the recipient, or that has more
+than 100 Received: headers, is refused as a mail loop.
+
+One exit status covers all recipients, so a partial failure would deliver
+twice on retry: callers should pass one recipient per run (as Postfix's
+mailbox_command does) or use LMTP, which answers per recipient.
+
+Alias targets on remote domains need the outbound queue; until it is
+running such a target fails with status 75 and the sender retries.
+
+With --lmtp, serve LMTP (RFC 2033) instead, with a reply per recipient, so
+an existing MTA can hand mail over. LMTP has no authentication: listen on a
+unix socket or on loopback only.
+
+`+daemonSocketsHelp, `0   delivered to every recipient
+65  the message is unreadable, too large, or looping (EX_DATAERR)
+67  unknown recipient (EX_NOUSER)
+69  the mailbox is disabled (EX_UNAVAILABLE)
+73  the mailbox cannot be created, or is over quota with over_quota = "reject" (EX_CANTCREAT)
+75  temporary failure, retry later: disk full, read-only or locked mailbox,
+    over quota with over_quota = "tempfail", remote target not queueable (EX_TEMPFAIL)
+78  configuration error (EX_CONFIG)`, filesCore, `Started as root, deliver switches to the mail account ("user" in the
+config) before reading the message, so every file it creates belongs to
+that account. Alias targets are addresses only: no programs or files.
+Recipient addresses are validated before they name a path.`),
+		Example: `  printf 'Subject: test\n\nhello\n' | mailctl deliver bob@example.org
+  mailctl deliver -f alice@example.net bob@example.org < message.eml
+  mailctl deliver --lmtp --listen unix:/run/mailctl/lmtp.sock`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if lmtp {
+				if len(args) > 0 || sender != "" {
+					return &usageError{errors.New("--lmtp takes no recipients and no -f")}
+				}
+				return runLMTP(cmd.Context(), g, &df)
+			}
+			if len(args) == 0 {
+				return &usageError{errors.New("no recipients")}
+			}
+			return runDeliver(cmd.Context(), g, sender, args)
+		},
+	}
+	c.Flags().StringVarP(&sender, "from", "f", "", "envelope sender (Return-Path); empty or <> for bounces")
+	c.Flags().BoolVar(&lmtp, "lmtp", false, "serve LMTP instead of delivering one message")
+	addDaemonFlags(c, &df, false)
+	return c
+}
+
+// newDeliverer wires the MDA to the core files and the store.
+func newDeliverer(g *globals, cfg *config.Config, m *accounts.Manager) *deliver.Deliverer {
+	return deliver.New(deliver.Options{
+		Store:           m.Store,
+		Users:           m.Users,
+		Aliases:         m.Aliases,
+		LocalDomain:     m.IsLocalDomain,
+		TagSeparator:    cfg.SubaddressSeparator,
+		RejectOverQuota: cfg.Deliver.OverQuota == "reject",
+		Logger:          g.logger,
+	})
+}
+
+func runDeliver(ctx context.Context, g *globals, sender string, rcpts []string) error {
+	cfg, err := g.config()
+	if err != nil {
+		return err
+	}
+	if err := dropPrivileges(g, cfg); err != nil {
+		return err
+	}
+	env := deliver.Envelope{}
+	if env.Sender, err = addr.ParsePath(sender); err != nil {
+		return withCode(exitDataErr, fmt.Errorf("-f: %w", err))
+	}
+	for _, r := range rcpts {
+		a, err := addr.Parse(r)
+		if err != nil {
+			return withCode(exitNoUser, fmt.Errorf("recipient %q: %w", r, err))
+		}
+		env.Recipients = append(env.Recipients, a)
+	}
+	m, err := g.accounts()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Limits.LockTimeout+cfg.Limits.CommandTimeout)
+	defer cancel()
+	results := newDeliverer(g, cfg, m).Deliver(ctx, env, g.stdin, int64(cfg.Limits.MessageSize))
+	return deliverExit(results)
+}
+
+// deliverExit folds per-recipient results into one exit status: any
+// temporary failure wins (the caller will retry), then the first permanent
+// one.
+func deliverExit(results []deliver.Result) error {
+	var first *deliver.Error
+	var firstRcpt addr.Address
+	for _, r := range results {
+		if r.Err == nil {
+			continue
+		}
+		if r.Err.Temporary() {
+			return withCode(exitTempFail, fmt.Errorf("%s: %s", r.Recipient, r.Err.Msg))
+		}
+		if first == nil {
+			first, firstRcpt = r.Err, r.Recipient
+		}
+	}
+	if first == nil {
+		return nil
+	}
+	code := exitSoftware
+	switch first.Kind {
+	case deliver.KindUnknownUser:
+		code = exitNoUser
+	case deliver.KindLoop, deliver.KindBadMessage:
+		code = exitDataErr
+	case deliver.KindDisabled:
+		code = exitUnavailable
+	case deliver.KindOverQuota, deliver.KindCantCreate:
+		code = exitCantCreat
+	}
+	return withCode(code, fmt.Errorf("%s: %s", firstRcpt, first.Msg))
+}
+
+// runLMTP serves LMTP until the context is cancelled.
+func runLMTP(ctx context.Context, g *globals, df *daemonFlags) error {
+	cfg, err := g.config()
+	if err != nil {
+		return err
+	}
+	if err := checkDaemonFiles(cfg); err != nil {
+		return err
+	}
+	lns, err := df.open(ctx, g, []string{"lmtp"}, cfg.LMTP, nil)
+	if err != nil {
+		return err
+	}
+	if err := dropPrivileges(g, cfg); err != nil {
+		return err
+	}
+	m, err := g.accounts()
+	if err != nil {
+		return err
+	}
+	return serveLMTP(ctx, g, cfg, m, lns)
+}
+
+func serveLMTP(ctx context.Context, g *globals, cfg *config.Config, m *accounts.Manager, lns []listen.Listener) error {
+	d := newDeliverer(g, cfg, m)
+	var wg sync.WaitGroup
+	errs := make(chan error, len(lns))
+	for _, l := range lns {
+		s := deliver.NewLMTPServer(d, deliver.LMTPOptions{
+			Hostname:        cfg.Hostname,
+			MaxMessageBytes: int64(cfg.Limits.MessageSize),
+			MaxRecipients:   cfg.Limits.Recipients,
+			MaxLineLength:   cfg.Limits.LineLength,
+			Timeout:         cfg.Limits.CommandTimeout,
+			Logger:          g.logger,
+		})
+		g.logger.Info("lmtp listening", "addr", l.Addr().String())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- deliver.ServeLMTP(ctx, s, l)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
