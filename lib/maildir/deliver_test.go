@@ -384,3 +384,28 @@ func BenchmarkDeliverParallel(b *testing.B) {
 		}
 	})
 }
+
+func TestCleanTmp(t *testing.T) {
+	s, u := newUser(t)
+	old := time.Now().Add(-48 * time.Hour)
+	files := map[string]bool{ // path → should survive
+		filepath.Join(userDir(s), "tmp", "old"):             false,
+		filepath.Join(userDir(s), "tmp", "fresh"):           true,
+		filepath.Join(userDir(s), ".Sent", "tmp", "old"):    false,
+		filepath.Join(userDir(s), ".Sent", "cur", "old:2,"): true,
+	}
+	for p, keep := range files {
+		os.WriteFile(p, []byte("x"), 0o600)
+		if !keep || strings.Contains(p, "cur") {
+			os.Chtimes(p, old, old)
+		}
+	}
+	if err := u.CleanTmp(context.Background(), 36*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	for p, keep := range files {
+		if _, err := os.Stat(p); (err == nil) != keep {
+			t.Errorf("%s: exists %v, want %v", p, err == nil, keep)
+		}
+	}
+}

@@ -149,7 +149,7 @@ func (u *User) loadMaildirsize() (q quotaFile, usable bool, err error) {
 }
 
 // rebuildQuota counts every message in every folder and writes a fresh
-// maildirsize (temp file in tmp/, then rename, as Maildir++ says).
+// maildirsize (temp file, then rename: readers see the old or the new).
 func (u *User) rebuildQuota(ctx context.Context, limit Quota) (quotaFile, error) {
 	dirs := []string{"."}
 	ents, err := u.readRootDir()

@@ -278,3 +278,37 @@ func (u *User) nextUIDValidity(ctx context.Context) (uint32, error) {
 	}
 	return uint32(v), nil
 }
+
+// CleanTmp removes files older than age from the tmp/ of every folder:
+// leftovers of writers that crashed (the Maildir spec suggests 36 hours).
+func (u *User) CleanTmp(ctx context.Context, age time.Duration) error {
+	ents, err := u.readRootDir()
+	if err != nil {
+		return err
+	}
+	dirs := []string{"tmp"}
+	for _, e := range ents {
+		if n := e.Name(); len(n) > 1 && n[0] == '.' && n != ".." && e.IsDir() {
+			dirs = append(dirs, path.Join(n, "tmp"))
+		}
+	}
+	cutoff := time.Now().Add(-age)
+	for _, dir := range dirs {
+		names, err := u.readNames(dir)
+		if err != nil {
+			continue // not a Maildir folder
+		}
+		for _, n := range names {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			p := path.Join(dir, n)
+			if st, err := u.root.Lstat(p); err == nil && st.Mode().IsRegular() && st.ModTime().Before(cutoff) {
+				if err := u.root.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("maildir: clean %s/%s: %w", u.key, p, err)
+				}
+			}
+		}
+	}
+	return nil
+}
