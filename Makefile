@@ -26,7 +26,7 @@ TEST_PKGS := dovecot-core dovecot-imapd systemd util-linux
 all: build
 
 build:
-	$(GO) build -trimpath -o mailctl ./cmd/mailctl
+	CGO_ENABLED=0 $(GO) build -trimpath -o mailctl ./cmd/mailctl
 
 run: build
 	./mailctl serve --dev

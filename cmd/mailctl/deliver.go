@@ -69,7 +69,7 @@ Recipient addresses are validated before they name a path.`),
 			return runDeliver(cmd.Context(), g, sender, args)
 		},
 	}
-	c.Flags().StringVarP(&sender, "from", "f", "", "envelope sender (Return-Path); empty or <> for bounces")
+	c.Flags().StringVarP(&sender, "from", "f", "", "envelope `SENDER` (Return-Path); empty or <> for bounces")
 	c.Flags().BoolVar(&lmtp, "lmtp", false, "serve LMTP instead of delivering one message")
 	addDaemonFlags(c, &df, false)
 	return c

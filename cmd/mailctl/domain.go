@@ -43,7 +43,7 @@ domain also makes its postmaster@ and abuse@ reach an administrator
 			return accountError(m.AddDomain(cmd.Context(), d, adm))
 		},
 	}
-	add.Flags().StringVar(&admin, "admin", "", "address that receives the domain's postmaster@ and abuse@")
+	add.Flags().StringVar(&admin, "admin", "", "`ADDRESS` that receives the domain's postmaster@ and abuse@")
 	del := &cobra.Command{
 		Use:   "del DOMAIN",
 		Short: "Remove a domain added with \"domain add\"",

@@ -120,10 +120,10 @@ A link to the binary named after a subcommand runs that subcommand, so
 	root.CompletionOptions.DisableDefaultCmd = true // completions are generated files, installed by make install
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.configPath, "config", "", "configuration file (default $MAILCTL_CONFIG or "+config.DefaultPath+")")
-	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
-	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	pf.StringVar(&g.logFile, "log-file", "", "append logs to this file instead of stderr")
+	pf.StringVar(&g.configPath, "config", "", "configuration `FILE` (default $MAILCTL_CONFIG or "+config.DefaultPath+")")
+	pf.StringVar(&g.logFormat, "log-format", "text", "log `FORMAT`: text or json")
+	pf.StringVar(&g.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
+	pf.StringVar(&g.logFile, "log-file", "", "append logs to `FILE` instead of stderr")
 
 	root.AddCommand(
 		newConfigCmd(g),

@@ -86,9 +86,9 @@ new user.`, exitAdmin, filesCore, securityAdmin),
 	f := c.Flags()
 	f.BoolVar(&pw.stdin, "password-stdin", false, "read the password from the first line of stdin")
 	f.BoolVar(&pw.random, "random-password", false, "generate a password and print it")
-	f.StringVar(&services, "services", "imap,pop3,submit,webmail", "services the user may use: imap, pop3, submit, webmail (comma-separated), or - for none")
-	f.StringVar(&quota, "quota", "0", "mailbox quota such as 500M or 2G; 0 for none")
-	f.StringVar(&admin, "admin", "", "address that receives postmaster@ and abuse@ of a new domain")
+	f.StringVar(&services, "services", "imap,pop3,submit,webmail", "`SERVICES` the user may use: imap, pop3, submit, webmail (comma-separated), or - for none")
+	f.StringVar(&quota, "quota", "0", "mailbox quota `SIZE` such as 500M or 2G; 0 for none")
+	f.StringVar(&admin, "admin", "", "`ADDRESS` that receives postmaster@ and abuse@ of a new domain")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return c
 }

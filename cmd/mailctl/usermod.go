@@ -70,7 +70,7 @@ disabled account can't log in and its mail is refused (550 5.2.1).`, exitAdmin, 
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&services, "services", "", "services the user may use: imap, pop3, submit, webmail (comma-separated), or - for none")
+	f.StringVar(&services, "services", "", "`SERVICES` the user may use: imap, pop3, submit, webmail (comma-separated), or - for none")
 	f.StringVar(&quota, "quota", "", "mailbox quota such as 500M or 2G; 0 for none")
 	f.BoolVar(&enable, "enable", false, "enable the account")
 	f.BoolVar(&disable, "disable", false, "disable the account: no logins, mail refused")
