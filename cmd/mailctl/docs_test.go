@@ -68,5 +68,5 @@ func TestEveryCommandHasSections(t *testing.T) {
 			walk(sub)
 		}
 	}
-	walk(newRootCmd(&globals{}))
+	walk(newRootCmd(&globals{}, ""))
 }

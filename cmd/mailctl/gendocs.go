@@ -26,7 +26,8 @@ func newGenDocsCmd(g *globals) *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			root := cmd.Root()
+			// The running tree holds only this command: document a full one.
+			root := newRootCmd(g, "")
 			if manDir != "" {
 				if err := genManTree(root, manDir); err != nil {
 					return err

@@ -53,8 +53,12 @@ func (g *globals) config() (*config.Config, error) {
 // run builds the command tree, runs it and returns the exit code.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr}
-	root := newRootCmd(g)
-	root.SetArgs(dispatchArgs(root, args))
+	args = dispatchArgs(args)
+	// Build only the command being run: deliver (and every daemon under
+	// inetd) starts once per message or connection, and the whole tree's
+	// help texts cost more than its parsing.
+	root := newRootCmd(g, subcommandName(args))
+	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -83,25 +87,69 @@ type usageError struct{ err error }
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
 
+type subcommand struct {
+	name string
+	make func(*globals) *cobra.Command
+}
+
+// subcommands lists the command tree's first level, by name. (A function,
+// not a variable: gendocs builds the tree itself.)
+func subcommands() []subcommand {
+	return []subcommand{
+		{"config", newConfigCmd},
+		{"deliver", newDeliverCmd},
+		{"useradd", newUseraddCmd},
+		{"userdel", newUserdelCmd},
+		{"usermod", newUsermodCmd},
+		{"passwd", newPasswdCmd},
+		{"users", newUsersCmd},
+		{"alias", newAliasCmd},
+		{"domain", newDomainCmd},
+		{"serve", newServeCmd},
+		{"version", newVersionCmd},
+		{"gendocs", newGenDocsCmd},
+	}
+}
+
 // dispatchArgs implements argv[0] dispatch: a link named "deliver" to the
-// binary runs "mailctl deliver". Names are matched against the command tree,
-// so every subcommand (and "sendmail") works without a list to maintain.
-func dispatchArgs(root *cobra.Command, args []string) []string {
+// binary runs "mailctl deliver". It returns the arguments for the root
+// command.
+func dispatchArgs(args []string) []string {
 	if len(args) == 0 {
 		return nil
 	}
 	name := filepath.Base(args[0])
-	if name != root.Name() {
-		for _, c := range root.Commands() {
-			if c.Name() == name || c.HasAlias(name) {
-				return append([]string{c.Name()}, args[1:]...)
-			}
+	for _, sc := range subcommands() {
+		if sc.name == name {
+			return append([]string{name}, args[1:]...)
 		}
 	}
 	return args[1:]
 }
 
-func newRootCmd(g *globals) *cobra.Command {
+// globalValueFlags take a separate value ("--config FILE").
+var globalValueFlags = map[string]bool{"--config": true, "--log-format": true, "--log-level": true, "--log-file": true}
+
+// subcommandName finds the first-level command in args, or "".
+func subcommandName(args []string) string {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return ""
+		case globalValueFlags[a]:
+			i++
+		case strings.HasPrefix(a, "-"):
+		default:
+			return a
+		}
+	}
+	return ""
+}
+
+// newRootCmd builds the tree: with only naming a known subcommand, just
+// that one; otherwise all of them (for help, completion and suggestions).
+func newRootCmd(g *globals, only string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "mailctl",
 		Short: "A complete mail server for your domain, as a toolkit of small programs",
@@ -125,20 +173,18 @@ A link to the binary named after a subcommand runs that subcommand, so
 	pf.StringVar(&g.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	pf.StringVar(&g.logFile, "log-file", "", "append logs to `FILE` instead of stderr")
 
-	root.AddCommand(
-		newConfigCmd(g),
-		newDeliverCmd(g),
-		newUseraddCmd(g),
-		newUserdelCmd(g),
-		newUsermodCmd(g),
-		newPasswdCmd(g),
-		newUsersCmd(g),
-		newAliasCmd(g),
-		newDomainCmd(g),
-		newServeCmd(g),
-		newVersionCmd(g),
-		newGenDocsCmd(g),
-	)
+	found := false
+	for _, sc := range subcommands() {
+		if sc.name == only {
+			root.AddCommand(sc.make(g))
+			found = true
+		}
+	}
+	if !found {
+		for _, sc := range subcommands() {
+			root.AddCommand(sc.make(g))
+		}
+	}
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	}
