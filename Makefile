@@ -48,7 +48,7 @@ test: test-deps vet
 	$(GO) test -race -shuffle=on -timeout 20m ./...
 
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 200x ./cmd/mailctl
+	MAILCTL_BIN=$(CURDIR)/mailctl $(GO) test -run '^$$' -bench . -benchtime 300x ./cmd/mailctl
 	$(GO) test -run '^$$' -bench . ./lib/maildir ./lib/passwd
 	@if [ -d ../shared/bench ]; then .ci/bench-mda.sh; else echo "(../shared/bench not found: skipping the dovecot-lda comparison)"; fi
 

@@ -213,3 +213,16 @@ func TestConcurrentUseradd(t *testing.T) {
 		t.Error("the reader never read the file")
 	}
 }
+
+func TestLogFormatJSON(t *testing.T) {
+	e := newTestEnv(t, "")
+	_, errs, code := e.run("a password long enough\n", "--log-format", "json", "useradd", "bob@example.test", "--password-stdin")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if !strings.Contains(errs, `{"time":`) || !strings.Contains(errs, `"prog":"useradd"`) {
+		t.Errorf("no JSON log lines on stderr:\n%s", errs)
+	}
+	e.expect(exitUsage, "", "--log-format", "xml", "users")
+	e.expect(exitUsage, "", "--log-level", "loud", "users")
+}

@@ -232,6 +232,6 @@ func (g *globals) setupLogging(cmd *cobra.Command) error {
 	default:
 		return &usageError{fmt.Errorf("--log-format must be text or json, not %q", g.logFormat)}
 	}
-	g.logger = slog.New(h).With("prog", cmd.Name())
+	g.logger = slog.New(h).With("prog", strings.TrimPrefix(cmd.CommandPath(), "mailctl "))
 	return nil
 }

@@ -146,3 +146,14 @@ func TestSize(t *testing.T) {
 		t.Error("Size.String")
 	}
 }
+
+// TestExampleConfig keeps the shipped, commented example valid.
+func TestExampleConfig(t *testing.T) {
+	c, err := Load(filepath.Join("..", "..", "examples", "mailctl.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Hostname != "mail.example.org" || len(c.Submitd.Listen) != 2 || c.Limits.MessageSize != 50<<20 {
+		t.Errorf("example config read back wrong: %+v", c)
+	}
+}
