@@ -3,11 +3,17 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
+	"mailctl/lib/accounts"
 	"mailctl/lib/config"
 	"mailctl/lib/listen"
 	"mailctl/lib/userdb"
@@ -35,27 +41,176 @@ func addDaemonFlags(c *cobra.Command, f *daemonFlags, withTLS bool) {
 	}
 }
 
-// open takes the daemon's sockets. names are the systemd socket names the
-// module answers to; ls are the config's addresses, used when no flag
-// names any.
-func (f *daemonFlags) open(ctx context.Context, g *globals, names []string, ls config.Listeners, tlsCfg *tls.Config) ([]listen.Listener, error) {
+// daemonModule is a network service: a subcommand of its own and a module
+// of serve. Each daemon's file registers one in an init function.
+type daemonModule struct {
+	name    string   // the config's modules.NAME and [NAME] listeners
+	sockets []string // systemd FileDescriptorNames it answers to
+	tls     bool     // speaks TLS (STARTTLS or implicit): needs the certificate
+	// serve runs until ctx is done, on sockets already open.
+	serve func(ctx context.Context, d *daemonEnv, lns []listen.Listener) error
+}
+
+// daemonEnv is what a running daemon needs, set up before privileges are
+// dropped (the TLS key may be readable by root only).
+type daemonEnv struct {
+	g        *globals
+	cfg      *config.Config
+	accounts *accounts.Manager
+	tls      *tls.Config // nil unless the module speaks TLS
+}
+
+var daemonModules = map[string]*daemonModule{}
+
+func registerDaemon(m *daemonModule) { daemonModules[m.name] = m }
+
+// runDaemon is the body of every daemon subcommand: check the config,
+// take the sockets, drop privileges, serve.
+func runDaemon(ctx context.Context, g *globals, name string, df *daemonFlags) error {
+	m := daemonModules[name]
+	cfg, err := g.config()
+	if err != nil {
+		return err
+	}
+	if err := requireModule(cfg, name); err != nil {
+		return err
+	}
+	if err := checkDaemonFiles(cfg); err != nil {
+		return err
+	}
+	env := &daemonEnv{g: g, cfg: cfg}
+	if m.tls {
+		if env.tls, err = loadTLS(g, cfg); err != nil {
+			return err
+		}
+	}
+	ls := cfg.ListenersFor(name)
 	opts := listen.Options{
-		Names:     names,
-		Listen:    f.listen,
-		ListenTLS: f.listenTLS,
-		Inetd:     f.inetd || f.inetdTLS,
-		InetdTLS:  f.inetdTLS,
-		TLS:       tlsCfg,
-		Logger:    g.logger,
+		Names: m.sockets, Listen: df.listen, ListenTLS: df.listenTLS,
+		Inetd: df.inetd || df.inetdTLS, InetdTLS: df.inetdTLS, TLS: env.tls, Logger: g.logger,
 	}
 	if len(opts.Listen) == 0 && len(opts.ListenTLS) == 0 {
 		opts.Listen, opts.ListenTLS = ls.Listen, ls.ListenTLS
 	}
+	if err := makeSocketDirs(opts.Listen); err != nil {
+		return err
+	}
 	lns, err := listen.Open(ctx, opts)
 	if err != nil {
-		return nil, withCode(exitUnavailable, err)
+		return withCode(exitUnavailable, fmt.Errorf("%s: %w", name, err))
 	}
-	return lns, nil
+	if err := dropPrivileges(g, cfg); err != nil {
+		return err
+	}
+	if env.accounts, err = g.accounts(); err != nil {
+		return err
+	}
+	return m.serve(ctx, env, lns)
+}
+
+// loadTLS reads the certificates named in the config; they are re-read
+// when the files change.
+func loadTLS(g *globals, cfg *config.Config) (*tls.Config, error) {
+	pairs := []listen.CertPair{{Cert: cfg.TLS.Cert, Key: cfg.TLS.Key}}
+	for _, p := range cfg.TLS.Extra {
+		pairs = append(pairs, listen.CertPair{Cert: p.Cert, Key: p.Key})
+	}
+	certs, err := listen.LoadCerts(pairs, g.logger)
+	if err != nil {
+		return nil, withCode(exitConfig, fmt.Errorf("tls: %w", err))
+	}
+	return certs.TLSConfig(), nil
+}
+
+// startModules opens the sockets of every enabled daemon module (in the
+// order of config.Modules), then returns a function that serves them all
+// until ctx is done or one fails.
+func startModules(ctx context.Context, g *globals, cfg *config.Config) (func(context.Context) error, []string, error) {
+	var (
+		tlsCfg  *tls.Config
+		started []string
+		runs    []func(context.Context, *daemonEnv) error
+	)
+	for _, name := range config.Modules {
+		m, ok := daemonModules[name]
+		if !cfg.ModuleEnabled(name) {
+			continue
+		}
+		if !ok {
+			g.logger.Warn("module enabled but not part of this build yet", "module", name)
+			continue
+		}
+		if m.tls && tlsCfg == nil {
+			var err error
+			if tlsCfg, err = loadTLS(g, cfg); err != nil {
+				return nil, nil, err
+			}
+		}
+		ls := cfg.ListenersFor(name)
+		if err := makeSocketDirs(ls.Listen); err != nil {
+			return nil, nil, err
+		}
+		lns, err := listen.Open(ctx, listen.Options{Names: m.sockets, Listen: ls.Listen, ListenTLS: ls.ListenTLS, TLS: tlsCfg, Logger: g.logger})
+		if err != nil {
+			return nil, nil, withCode(exitUnavailable, fmt.Errorf("%s: %w", name, err))
+		}
+		for _, l := range lns {
+			started = append(started, fmt.Sprintf("%s on %s (%s)", name, l.Addr(), l.Mode))
+		}
+		runs = append(runs, func(ctx context.Context, env *daemonEnv) error {
+			e := *env
+			if m.tls {
+				e.tls = tlsCfg
+			}
+			if err := m.serve(ctx, &e, lns); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			return nil
+		})
+	}
+	if len(runs) == 0 {
+		return nil, nil, withCode(exitUnavailable, errors.New("no module to run: enable one in the config's [modules] table"))
+	}
+	run := func(ctx context.Context) error {
+		m, err := g.accounts()
+		if err != nil {
+			return err
+		}
+		env := &daemonEnv{g: g, cfg: cfg, accounts: m}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var errs []error
+		for _, r := range runs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := r(ctx, env); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+					cancel() // one module failing stops the rest: systemd restarts us whole
+				}
+			}()
+		}
+		wg.Wait()
+		return errors.Join(errs...)
+	}
+	return run, slices.Clip(started), nil
+}
+
+// makeSocketDirs creates the directories of unix: listener addresses
+// (/run/mailctl is not there after a reboot).
+func makeSocketDirs(addrs []string) error {
+	for _, a := range addrs {
+		if p, ok := strings.CutPrefix(a, "unix:"); ok {
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return withCode(exitCantCreat, fmt.Errorf("socket directory: %w", err))
+			}
+		}
+	}
+	return nil
 }
 
 // dropPrivileges switches to the configured mail account when started as

@@ -61,7 +61,7 @@ Recipient addresses are validated before they name a path.`),
 				if len(args) > 0 || sender != "" {
 					return &usageError{errors.New("--lmtp takes no recipients and no -f")}
 				}
-				return runLMTP(cmd.Context(), g, &df)
+				return runDaemon(cmd.Context(), g, "lmtp", &df)
 			}
 			if len(args) == 0 {
 				return &usageError{errors.New("no recipients")}
@@ -151,43 +151,25 @@ func deliverExit(results []deliver.Result) error {
 	return withCode(code, fmt.Errorf("%s: %s", firstRcpt, first.Msg))
 }
 
-// runLMTP serves LMTP until the context is cancelled.
-func runLMTP(ctx context.Context, g *globals, df *daemonFlags) error {
-	cfg, err := g.config()
-	if err != nil {
-		return err
-	}
-	if err := checkDaemonFiles(cfg); err != nil {
-		return err
-	}
-	lns, err := df.open(ctx, g, []string{"lmtp"}, cfg.LMTP, nil)
-	if err != nil {
-		return err
-	}
-	if err := dropPrivileges(g, cfg); err != nil {
-		return err
-	}
-	m, err := g.accounts()
-	if err != nil {
-		return err
-	}
-	return serveLMTP(ctx, g, cfg, m, lns)
+func init() {
+	registerDaemon(&daemonModule{name: "lmtp", sockets: []string{"lmtp"}, serve: serveLMTP})
 }
 
-func serveLMTP(ctx context.Context, g *globals, cfg *config.Config, m *accounts.Manager, lns []listen.Listener) error {
-	d := newDeliverer(g, cfg, m)
+// serveLMTP serves LMTP on every listener until ctx is done.
+func serveLMTP(ctx context.Context, d *daemonEnv, lns []listen.Listener) error {
+	dl := newDeliverer(d.g, d.cfg, d.accounts)
 	var wg sync.WaitGroup
 	errs := make(chan error, len(lns))
 	for _, l := range lns {
-		s := deliver.NewLMTPServer(d, deliver.LMTPOptions{
-			Hostname:        cfg.Hostname,
-			MaxMessageBytes: int64(cfg.Limits.MessageSize),
-			MaxRecipients:   cfg.Limits.Recipients,
-			MaxLineLength:   cfg.Limits.LineLength,
-			Timeout:         cfg.Limits.CommandTimeout,
-			Logger:          g.logger,
+		s := deliver.NewLMTPServer(dl, deliver.LMTPOptions{
+			Hostname:        d.cfg.Hostname,
+			MaxMessageBytes: int64(d.cfg.Limits.MessageSize),
+			MaxRecipients:   d.cfg.Limits.Recipients,
+			MaxLineLength:   d.cfg.Limits.LineLength,
+			Timeout:         d.cfg.Limits.CommandTimeout,
+			Logger:          d.g.logger,
 		})
-		g.logger.Info("lmtp listening", "addr", l.Addr().String())
+		d.g.logger.Info("lmtp listening", "addr", l.Addr().String())
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

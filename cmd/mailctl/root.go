@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -92,23 +93,35 @@ type subcommand struct {
 	make func(*globals) *cobra.Command
 }
 
-// subcommands lists the command tree's first level, by name. (A function,
-// not a variable: gendocs builds the tree itself.)
+// registered holds the first level of the command tree. Each subcommand's
+// file adds itself in an init function, so adding a program touches no
+// shared list.
+var registered []subcommand
+
+func register(name string, make func(*globals) *cobra.Command) {
+	registered = append(registered, subcommand{name, make})
+}
+
+func init() {
+	register("config", newConfigCmd)
+	register("deliver", newDeliverCmd)
+	register("useradd", newUseraddCmd)
+	register("userdel", newUserdelCmd)
+	register("usermod", newUsermodCmd)
+	register("passwd", newPasswdCmd)
+	register("users", newUsersCmd)
+	register("alias", newAliasCmd)
+	register("domain", newDomainCmd)
+	register("serve", newServeCmd)
+	register("version", newVersionCmd)
+	register("gendocs", newGenDocsCmd)
+}
+
+// subcommands returns the registered subcommands sorted by name.
 func subcommands() []subcommand {
-	return []subcommand{
-		{"config", newConfigCmd},
-		{"deliver", newDeliverCmd},
-		{"useradd", newUseraddCmd},
-		{"userdel", newUserdelCmd},
-		{"usermod", newUsermodCmd},
-		{"passwd", newPasswdCmd},
-		{"users", newUsersCmd},
-		{"alias", newAliasCmd},
-		{"domain", newDomainCmd},
-		{"serve", newServeCmd},
-		{"version", newVersionCmd},
-		{"gendocs", newGenDocsCmd},
-	}
+	out := slices.Clone(registered)
+	slices.SortFunc(out, func(a, b subcommand) int { return strings.Compare(a.name, b.name) })
+	return out
 }
 
 // dispatchArgs implements argv[0] dispatch: a link named "deliver" to the

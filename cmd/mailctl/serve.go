@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 
 	"github.com/spf13/cobra"
 
-	"mailctl/lib/config"
 	"mailctl/lib/listen"
 )
 
@@ -52,12 +50,6 @@ and reused; edit it freely.`, `0   stopped by SIGINT or SIGTERM
 	return c
 }
 
-// module is one service serve can run.
-type module struct {
-	name  string
-	start func(ctx context.Context) error
-}
-
 func runServe(ctx context.Context, g *globals, dev bool) error {
 	cfg, err := g.config()
 	if err != nil {
@@ -66,33 +58,12 @@ func runServe(ctx context.Context, g *globals, dev bool) error {
 	if err := checkDaemonFiles(cfg); err != nil {
 		return err
 	}
-	var mods []module
-	for _, name := range config.Modules {
-		if !cfg.ModuleEnabled(name) {
-			continue
-		}
-		switch name {
-		case "lmtp":
-			lns, err := listen.Open(ctx, listen.Options{Names: []string{"lmtp"}, Listen: cfg.LMTP.Listen, Logger: g.logger})
-			if err != nil {
-				return withCode(exitUnavailable, fmt.Errorf("lmtp: %w", err))
-			}
-			mods = append(mods, module{name: "lmtp", start: func(ctx context.Context) error {
-				m, err := g.accounts()
-				if err != nil {
-					return err
-				}
-				return serveLMTP(ctx, g, cfg, m, lns)
-			}})
-			for _, l := range lns {
-				fmt.Fprintf(g.stdout, "started lmtp on %s\n", l.Addr())
-			}
-		default:
-			g.logger.Warn("module enabled but not part of this build yet", "module", name)
-		}
+	run, started, err := startModules(ctx, g, cfg)
+	if err != nil {
+		return err
 	}
-	if len(mods) == 0 {
-		return withCode(exitUnavailable, errors.New("no module to run: enable one in the config's [modules] table"))
+	for _, s := range started {
+		fmt.Fprintf(g.stdout, "started %s\n", s)
 	}
 	if err := dropPrivileges(g, cfg); err != nil {
 		return err
@@ -105,32 +76,7 @@ func runServe(ctx context.Context, g *globals, dev bool) error {
 		fmt.Fprintf(g.stdout, "  printf 'Subject: hello\\n\\nfirst mail\\n' | ./mailctl deliver you@example.test\n")
 		fmt.Fprintf(g.stdout, "Press Ctrl-C to stop.\n")
 	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, len(mods))
-	for _, m := range mods {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := m.start(ctx); err != nil {
-				errs <- fmt.Errorf("%s: %w", m.name, err)
-				cancel() // one module failing stops the rest: systemd restarts us whole
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	return errors.Join(collect(errs)...)
-}
-
-func collect(ch <-chan error) []error {
-	var out []error
-	for e := range ch {
-		out = append(out, e)
-	}
-	return out
+	return run(ctx)
 }
 
 // devConfig is written to ./mailctl-dev/mailctl.toml on first use.

@@ -126,7 +126,7 @@ func Default() *Config {
 		Deliver: Deliver{OverQuota: "tempfail"},
 		Modules: map[string]bool{
 			"smtpd": true, "submitd": true, "imapd": true, "pop3d": true,
-			"lmtp": false, "queue": true, "webmaild": false,
+			"lmtp": true, "queue": true, "webmaild": false,
 		},
 		SMTPD:    Listeners{Listen: []string{":25"}},
 		Submitd:  Listeners{Listen: []string{":587"}, ListenTLS: []string{":465"}},
