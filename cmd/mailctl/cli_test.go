@@ -38,8 +38,13 @@ func TestConfigCheck(t *testing.T) {
 	if !strings.Contains(out, `hostname = "mx.example.test"`) {
 		t.Errorf("config check output:\n%s", out)
 	}
+	os.WriteFile(filepath.Join(e.dir, "aliases"), []byte("ok@example.test: bob@example.test\nbroken line\n"), 0o644)
+	errs := e.expect(exitConfig, "", "config", "check")
+	if !strings.Contains(errs, "aliases:2:") {
+		t.Errorf("aliases error does not name file:line: %s", errs)
+	}
 	bad := newTestEnv(t, "[limits]\nrecipents = 5\n")
-	errs := bad.expect(exitConfig, "", "config", "check")
+	errs = bad.expect(exitConfig, "", "config", "check")
 	if !strings.Contains(errs, "limits.recipents") {
 		t.Errorf("error does not name the key: %s", errs)
 	}
