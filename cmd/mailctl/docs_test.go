@@ -58,7 +58,7 @@ func TestEveryCommandHasSections(t *testing.T) {
 			return
 		}
 		if c.HasParent() {
-			for _, sec := range []string{"EXIT STATUS", "SECURITY"} {
+			for _, sec := range []string{"EXIT STATUS", "FILES", "SECURITY"} {
 				if !strings.Contains(c.Long, "\n"+sec+"\n") {
 					t.Errorf("%s: long help lacks a %s section", c.CommandPath(), sec)
 				}

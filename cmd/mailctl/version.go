@@ -11,7 +11,7 @@ func newVersionCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version of mailctl",
-		Long:  helpText("Print the version of mailctl and the revision it was built from.", "0   success", "", "Reads nothing but the binary's build information."),
+		Long:  helpText("Print the version of mailctl and the revision it was built from.", "0   success", "None: the version is read from the binary itself.", "Reads nothing but the binary's build information."),
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v := "(devel)"
