@@ -72,6 +72,25 @@
 // appended under the same lock, never fsynced (it can always be rebuilt).
 // See cache.go.
 //
+// mailctl-msgcache (per folder) keeps what a reader derived from each
+// message and wants to share with every other process — imapd's envelope,
+// body structure and chosen header fields — as opaque records:
+//
+//	mailctl-msgcache 1 V<uidvalidity> G<generation>
+//	<uid> <key> <length>\n<length bytes of data>\n
+//
+// A later record for a UID supersedes earlier ones; a record is used only
+// while its key still names the UID's message. Records are appended (not
+// fsynced) under mailctl-msgcache.lock. Readers map the file read-only, so
+// it is never shortened in place: a half-written tail, a new UIDVALIDITY
+// or more than half dead records make the next writer replace the file
+// (temp file, rename).
+//
+// mailctl-subscriptions (user directory) lists the IMAP names of the
+// subscribed folders, one a line, replaced atomically under
+// mailctl-subscriptions.lock. Without the file every folder counts as
+// subscribed.
+//
 // # Durability and concurrency
 //
 // Deliver writes in tmp/, fsyncs the file, renames it into new/ (or cur/)
@@ -80,4 +99,9 @@
 // Delivery never takes the UID lock: a reader assigns UIDs when it syncs.
 // Sync, flag changes, appends, copies and expunges take the folder's lock,
 // an OFD lock plus an in-process semaphore.
+//
+// A Watcher (one inotify instance per process, polling where inotify is
+// unavailable) signals sessions when a folder's new/ or cur/ changes, so
+// IDLE learns about deliveries and other processes' changes; the signal
+// is a hint, the session then syncs.
 package maildir

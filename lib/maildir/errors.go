@@ -1,6 +1,9 @@
 package maildir
 
-import "errors"
+import (
+	"errors"
+	"io/fs"
+)
 
 // Errors callers test for with errors.Is. System call errors (ENOSPC,
 // EROFS, EACCES, EDQUOT, …) are wrapped, never replaced, so errors.Is
@@ -19,3 +22,6 @@ var (
 	ErrTooManyKeywords = errors.New("maildir: more than 26 keywords in folder")
 	ErrCorrupt         = errors.New("maildir: corrupt state file")
 )
+
+// errIsNotExist is errors.Is(err, fs.ErrNotExist), for brevity.
+func errIsNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -29,6 +30,7 @@ type Folder struct {
 	mu      sync.Mutex
 	list    uidList
 	cache   Cache
+	mc      msgCache // the message-data cache; has its own locks
 	kw      keywordTable
 	msgs    map[uint32]*entry
 	order   []uint32 // UIDs of msgs, ascending
@@ -67,6 +69,10 @@ type Snapshot struct {
 	// a read-only Sync only reports where unclaimed messages start.
 	FirstRecent uint32
 	Messages    []Message // ascending UID
+	// Version identifies Messages: two Snapshots with the same Version
+	// share the very same Messages (only FirstRecent may differ), so a
+	// session can tell "nothing changed" without comparing messages.
+	Version uint64
 }
 
 // SyncOptions tune Sync.
@@ -174,7 +180,7 @@ func (f *Folder) SyncWith(ctx context.Context, o SyncOptions) (*Snapshot, error)
 	if !o.ReadOnly {
 		f.moveNewToCur(found)
 	}
-	f.rebuild(found)
+	changed := f.rebuild(found)
 	if err := f.compactList(); err != nil {
 		return nil, err
 	}
@@ -182,7 +188,9 @@ func (f *Folder) SyncWith(ctx context.Context, o SyncOptions) (*Snapshot, error)
 		f.u.s.log.Warn("maildir: compact cache", "folder", f.name, "err", err)
 	}
 	f.stamp, f.stamped, f.stampRO = stamp, true, o.ReadOnly
-	f.last = nil
+	if changed || f.keywordsChanged() {
+		f.last = nil
+	}
 	return f.snapshot(first)
 }
 
@@ -280,14 +288,20 @@ func (f *Folder) moveNewToCur(found map[string]string) {
 }
 
 // rebuild makes f.msgs match the UID list and the scan, learning sizes and
-// dates of messages seen for the first time (cache, else stat).
-func (f *Folder) rebuild(found map[string]string) {
+// dates of messages seen for the first time (cache, else stat). It
+// reports whether any message came, went, or changed its file name.
+func (f *Folder) rebuild(found map[string]string) (changed bool) {
 	msgs := make(map[uint32]*entry, len(f.list.byUID))
+	changed = len(f.msgs) != len(f.list.byUID)
 	for uid, key := range f.list.byUID {
 		name := found[key]
 		e := f.msgs[uid]
 		if e == nil || e.key != key {
 			e = f.learn(uid, key, name)
+			changed = true
+		}
+		if e.name != name {
+			changed = true
 		}
 		e.name = name
 		_, info := splitName(name)
@@ -300,6 +314,20 @@ func (f *Folder) rebuild(found map[string]string) {
 		f.order = append(f.order, uid)
 	}
 	slices.Sort(f.order)
+	return changed
+}
+
+// keywordsChanged reports whether dovecot-keywords changed on disk since
+// it was last read (the letters in file names then mean other keywords).
+func (f *Folder) keywordsChanged() bool {
+	if !f.kw.loaded {
+		return false
+	}
+	old := f.kw
+	if err := f.refreshKeywords(); err != nil {
+		return true
+	}
+	return f.kw.stamp != old.stamp
 }
 
 // learn builds the entry of a message seen for the first time.
@@ -364,15 +392,23 @@ func (f *Folder) crlfSizeOf(p string) (int64, error) {
 // same Snapshot again (so polling a big folder allocates nothing);
 // callers must treat Snapshots as read-only.
 func (f *Folder) snapshot(firstRecent uint32) (*Snapshot, error) {
-	if f.last != nil && f.last.FirstRecent == firstRecent && f.last.UIDNext == f.list.next &&
-		f.last.UIDValidity == f.list.validity {
-		return f.last, nil
+	if l := f.last; l != nil && l.UIDNext == f.list.next && l.UIDValidity == f.list.validity {
+		if l.FirstRecent == firstRecent {
+			return l, nil
+		}
+		// Only the \Recent claim differs: share the messages (a Folder
+		// shared by many sessions must not copy them per session).
+		s := *l
+		s.FirstRecent = firstRecent
+		f.last = &s
+		return &s, nil
 	}
 	s := &Snapshot{
 		UIDValidity: f.list.validity,
 		UIDNext:     f.list.next,
 		FirstRecent: firstRecent,
 		Messages:    make([]Message, 0, len(f.order)),
+		Version:     snapshotVersions.Add(1),
 	}
 	kwLoaded := false
 	for _, uid := range f.order {
@@ -396,6 +432,9 @@ func (f *Folder) snapshot(firstRecent uint32) (*Snapshot, error) {
 	f.last = s
 	return s, nil
 }
+
+// snapshotVersions numbers Snapshot.Messages process-wide.
+var snapshotVersions atomic.Uint64
 
 // Open opens a message for reading. If another process renamed it (new
 // flags) since the snapshot, it is found again by its key.
