@@ -43,6 +43,7 @@ type Config struct {
 	DNS     DNS             `mapstructure:"dns"`
 	Limits  Limits          `mapstructure:"limits"`
 	Deliver Deliver         `mapstructure:"deliver"`
+	Auth    Auth            `mapstructure:"auth"`
 	Modules map[string]bool `mapstructure:"modules"`
 
 	SMTPD    Listeners `mapstructure:"smtpd"`
@@ -88,6 +89,14 @@ type Deliver struct {
 	// OverQuota is "tempfail" (EX_TEMPFAIL / 452: the sender retries) or
 	// "reject" (a permanent failure).
 	OverQuota string `mapstructure:"over_quota"`
+}
+
+// Auth holds the login policy shared by imapd, pop3d and submitd.
+type Auth struct {
+	// PlaintextLoopback accepts passwords without TLS from loopback
+	// clients (127.0.0.0/8, ::1, unix sockets); elsewhere a password is
+	// only taken over TLS.
+	PlaintextLoopback bool `mapstructure:"plaintext_loopback"`
 }
 
 // Listeners are one module's addresses: Listen is plain (STARTTLS where the

@@ -31,6 +31,9 @@ command_timeout = "90s"
 [modules]
 pop3d = false
 
+[auth]
+plaintext_loopback = true
+
 [tls]
 cert = "/c.pem"
 key = "/k.pem"
@@ -51,6 +54,9 @@ listen = ["127.0.0.1:587", "[::1]:2525"]
 	}
 	if c.Limits.MessageSize != 10<<20 || c.Limits.CommandTimeout != 90*time.Second {
 		t.Errorf("limits = %+v", c.Limits)
+	}
+	if !c.Auth.PlaintextLoopback || Default().Auth.PlaintextLoopback {
+		t.Errorf("auth.plaintext_loopback = %v, default %v", c.Auth.PlaintextLoopback, Default().Auth.PlaintextLoopback)
 	}
 	if c.ModuleEnabled("pop3d") || !c.ModuleEnabled("imapd") {
 		t.Errorf("modules = %v", c.Modules)
