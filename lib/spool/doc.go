@@ -10,7 +10,7 @@
 //	msg/<id>        the message, byte for byte as given to Enqueue; written
 //	                once, never moved or changed, removed last
 //	tmp/            files being written (content and envelopes); removed
-//	                by Recover when older than Options.OrphanAge
+//	                by Recover once no process holds them (see below)
 //	incoming/<id>   the envelope of a message just accepted
 //	active/<id>     ... claimed by a queue runner, being delivered
 //	deferred/<id>   ... waiting for its next attempt
@@ -35,6 +35,15 @@
 // envelope (never acknowledged, removed by Recover). Concurrent Enqueue
 // calls in one process share directory fsyncs (group commit): a caller
 // returns only after an fsync that began after its rename.
+//
+// A writer holds an OFD write lock on each file it creates, from creation
+// until the file is where it belongs (for content: until its envelope is
+// in incoming/). Recover, in whatever process, removes a file from tmp/ or
+// content without an envelope only when it can take a read lock on it, so
+// never one that a live process is still writing, however slow its client;
+// the lock dies with the process. Files must also be older than
+// Options.OrphanAge, which is all that is left on a file system without
+// locks.
 //
 // Remove deletes the envelope first and the content second, for the same
 // reason. Move renames the envelope into active/ first (taking it from

@@ -2,7 +2,6 @@ package spool
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,12 +11,12 @@ import (
 // Enqueue stores a message into incoming/ and returns its ID. When it
 // returns nil the content and the envelope are durable (files and
 // directories fsynced), so the caller may acknowledge the message. On error
-// nothing of the message is visible (an envelope whose directory fsync
-// failed is taken back when it still can be).
+// nothing of the message is left visible (an envelope whose directory
+// fsync failed is taken back when it still can be).
 //
 // env.ID is assigned; a zero env.Received is set to now. The content is
 // stored byte for byte; msg is read to its end.
-func (s *Spool) Enqueue(ctx context.Context, env Envelope, msg io.Reader) (id string, err error) {
+func (s *Spool) Enqueue(ctx context.Context, env Envelope, msg io.Reader) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
@@ -32,37 +31,40 @@ func (s *Spool) Enqueue(ctx context.Context, env Envelope, msg io.Reader) (id st
 		return "", err
 	}
 
-	// Content first: msg/<id> exists, durably, before any envelope names it.
-	tmp, err := s.writeTemp(env.ID+".msg", func(w io.Writer) error {
+	// Content first: msg/<id> exists, durably, before any envelope names
+	// it. Its file stays open (and locked) until the envelope is in place,
+	// so Recover never takes it for an orphan.
+	mf, err := s.writeTemp(env.ID+".msg", func(w io.Writer) error {
 		_, err := io.Copy(w, msg)
 		return err
 	})
 	if err != nil {
 		return "", err
 	}
+	defer mf.Close()
 	msgPath := s.msgPath(env.ID)
-	if err := renameNoReplace(tmp, msgPath); err != nil {
-		os.Remove(tmp)
+	if err := renameNoReplace(mf.Name(), msgPath); err != nil {
+		os.Remove(mf.Name())
 		return "", fmt.Errorf("spool: %w", err)
 	}
-	cleanMsg := func() { os.Remove(msgPath) }
 	if err := syncDir(ctx, filepath.Join(s.dir, "msg")); err != nil {
-		cleanMsg()
+		os.Remove(msgPath)
 		return "", err
 	}
 
-	tmp, err = s.writeTemp(env.ID+".env", func(w io.Writer) error {
+	ef, err := s.writeTemp(env.ID+".env", func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
 	})
 	if err != nil {
-		cleanMsg()
+		os.Remove(msgPath)
 		return "", err
 	}
+	defer ef.Close()
 	envPath := s.envPath(Incoming, env.ID)
-	if err := renameNoReplace(tmp, envPath); err != nil {
-		os.Remove(tmp)
-		cleanMsg()
+	if err := renameNoReplace(ef.Name(), envPath); err != nil {
+		os.Remove(ef.Name())
+		os.Remove(msgPath)
 		return "", fmt.Errorf("spool: %w", err)
 	}
 	if err := syncDir(ctx, s.stateDir(Incoming)); err != nil {
@@ -70,13 +72,9 @@ func (s *Spool) Enqueue(ctx context.Context, env Envelope, msg io.Reader) (id st
 		// queue runner already claimed it (then it goes out, and the
 		// client's retry makes a duplicate — better than a loss).
 		if os.Remove(envPath) == nil {
-			cleanMsg()
+			os.Remove(msgPath)
 		}
 		return "", err
-	}
-	if errors.Is(ctx.Err(), context.Canceled) {
-		// Durable and visible: report success anyway, it will be sent.
-		s.log.Debug("spool: enqueue finished after cancel", "id", env.ID)
 	}
 	return env.ID, nil
 }

@@ -37,7 +37,7 @@ func runHelper(name string) int {
 
 func openSpool(t testing.TB) *Spool {
 	t.Helper()
-	s, err := Open(t.TempDir()+"/queue", Options{UID: -1, GID: -1})
+	s, err := Open(t.TempDir()+"/queue", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

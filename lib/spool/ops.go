@@ -51,8 +51,16 @@ func (s *Spool) List(ctx context.Context, states ...State) ([]Entry, error) {
 		}
 	}
 	if len(corrupted) > 0 && slices.Contains(states, Corrupt) {
+		// Moved there during this call; reported once, whether or not
+		// corrupt/ was read after the move.
+		listed := map[string]bool{}
+		for _, e := range out {
+			if e.State == Corrupt {
+				listed[e.ID] = true
+			}
+		}
 		for _, id := range corrupted {
-			if e, err := s.read(Corrupt, id); err == nil || errors.Is(err, ErrCorrupt) {
+			if e, err := s.read(Corrupt, id); !listed[id] && (err == nil || errors.Is(err, ErrCorrupt)) {
 				out = append(out, e)
 			}
 		}
@@ -249,24 +257,15 @@ func (s *Spool) Move(ctx context.Context, id string, from, to State, update func
 	update(&env)
 	env.ID = id // the ID names the files; an update cannot change it
 	data, err := marshalEnvelope(&env)
+	if err == nil {
+		err = s.replaceActive(id, data)
+	}
 	if err != nil {
-		// Leave the old envelope where the caller asked it to go.
-		if to != Active {
-			s.rename(id, Active, to)
+		// Nothing changed: the envelope goes back where it was.
+		if from != Active {
+			s.rename(id, Active, from)
 		}
 		return fmt.Errorf("spool: update %s: %w", id, err)
-	}
-	tmp, err := s.writeTemp(id+".env", func(w io.Writer) error {
-		_, err := w.Write(data)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	// Replacing is intended here: the envelope is ours while in active/.
-	if err := os.Rename(tmp, s.envPath(Active, id)); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("spool: %w", err)
 	}
 	if to != Active {
 		if err := s.rename(id, Active, to); err != nil {
@@ -275,6 +274,24 @@ func (s *Spool) Move(ctx context.Context, id string, from, to State, update func
 		dirs = append(dirs, s.stateDir(Active))
 	}
 	return syncDirs(ctx, dirs...)
+}
+
+// replaceActive writes a new envelope over active/<id> (temp + rename;
+// replacing is intended: the envelope is ours while in active/).
+func (s *Spool) replaceActive(id string, data []byte) error {
+	f, err := s.writeTemp(id+".env", func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := os.Rename(f.Name(), s.envPath(Active, id)); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
 }
 
 // Remove deletes a message that is in the given state: the envelope first

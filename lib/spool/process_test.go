@@ -64,7 +64,7 @@ func (s slowReader) Read(p []byte) (int, error) {
 // helperEnqueue enqueues messages forever, printing each ID once Enqueue
 // returned; the parent kills it.
 func helperEnqueue() error {
-	s, err := Open(os.Getenv("SPOOL_DIR"), Options{UID: -1, GID: -1})
+	s, err := Open(os.Getenv("SPOOL_DIR"), Options{})
 	if err != nil {
 		return err
 	}
@@ -176,7 +176,7 @@ func TestCrashDuringEnqueue(t *testing.T) {
 // helperClaim tries to claim every message in incoming/, in the order
 // given, printing the IDs it won.
 func helperClaim() error {
-	s, err := Open(os.Getenv("SPOOL_DIR"), Options{UID: -1, GID: -1})
+	s, err := Open(os.Getenv("SPOOL_DIR"), Options{})
 	if err != nil {
 		return err
 	}

@@ -19,9 +19,11 @@ type RecoverStats struct {
 }
 
 // Recover cleans what a crash can leave behind. Any process may call it at
-// start, while others are running: it only removes files older than
-// Options.OrphanAge (an Enqueue in progress renames its envelope within
-// moments of its content), and it moves an envelope whose content is
+// start, while others are running: it removes a file in tmp/ or content
+// without an envelope only when no process holds the file's lock (Enqueue
+// holds it from creating the content until its envelope is in place) and
+// the file is older than Options.OrphanAge (the rule that remains on a
+// file system without locks). It moves an envelope whose content is
 // missing to corrupt/ (normal operation never makes one: content is
 // written before and removed after its envelope).
 func (s *Spool) Recover(ctx context.Context) (RecoverStats, error) {
@@ -34,8 +36,7 @@ func (s *Spool) Recover(ctx context.Context) (RecoverStats, error) {
 		return st, err
 	}
 	for _, n := range names {
-		p := filepath.Join(tmpDir, n)
-		if changedBefore(p, cutoff) && os.Remove(p) == nil {
+		if s.removeUnused(filepath.Join(tmpDir, n), cutoff, nil) {
 			st.TempRemoved++
 		}
 	}
@@ -62,10 +63,10 @@ func (s *Spool) Recover(ctx context.Context) (RecoverStats, error) {
 			return st, err
 		}
 		content[id] = true
-		if have[id] || !changedBefore(s.msgPath(id), cutoff) || s.hasEnvelope(id) {
+		if have[id] {
 			continue
 		}
-		if os.Remove(s.msgPath(id)) == nil {
+		if s.removeUnused(s.msgPath(id), cutoff, func() bool { return !s.hasEnvelope(id) }) {
 			st.OrphansRemoved++
 			s.log.Warn("spool: removed content without envelope", "id", id)
 		}
@@ -100,6 +101,25 @@ func (s *Spool) Recover(ctx context.Context) (RecoverStats, error) {
 		}
 	}
 	return st, nil
+}
+
+// removeUnused removes path if it changed before cutoff, no process holds
+// its lock, and (while we hold it) cond, when given, agrees.
+func (s *Spool) removeUnused(path string, cutoff time.Time, cond func() bool) bool {
+	if !changedBefore(path, cutoff) {
+		return false
+	}
+	f, busy := inUse(path)
+	if busy {
+		return false
+	}
+	if f != nil {
+		defer f.Close()
+	}
+	if cond != nil && !cond() {
+		return false
+	}
+	return os.Remove(path) == nil
 }
 
 // hasEnvelope looks for id in every state (a fresh look, after the listing).

@@ -20,8 +20,9 @@ var (
 
 // Options configure a Spool.
 type Options struct {
-	// UID and GID own every file and directory the spool creates; -1
-	// leaves ownership to the running process (as in lib/maildir).
+	// UID and GID own every file and directory the spool creates; 0 or
+	// -1 leaves that one to the running process (root never needs to give
+	// a file to root, so the zero Options work as root and as anyone).
 	UID, GID int
 	// Logger receives warnings (corrupt envelopes, orphans removed); nil
 	// discards them.
@@ -34,11 +35,12 @@ type Options struct {
 // Spool is an open spool directory. It is safe for concurrent use, and any
 // number of processes may open the same directory.
 type Spool struct {
-	dir   string
-	opts  Options
-	log   *slog.Logger
-	chown bool
-	now   func() time.Time // tests move the clock
+	dir      string
+	opts     Options
+	log      *slog.Logger
+	chown    bool
+	uid, gid int              // for Chown; -1 leaves that one unchanged
+	now      func() time.Time // tests move the clock
 }
 
 // Entry is a message as List and Get see it.
@@ -58,12 +60,20 @@ func Open(dir string, opts Options) (*Spool, error) {
 		return nil, fmt.Errorf("spool: %s: %w", dir, err)
 	}
 	s := &Spool{
-		dir:   abs,
-		opts:  opts,
-		log:   opts.Logger,
-		chown: opts.UID >= 0 && (opts.UID != os.Geteuid() || (opts.GID >= 0 && opts.GID != os.Getegid())),
-		now:   time.Now,
+		dir:  abs,
+		opts: opts,
+		log:  opts.Logger,
+		uid:  max(opts.UID, -1),
+		gid:  max(opts.GID, -1),
+		now:  time.Now,
 	}
+	if s.uid == 0 {
+		s.uid = -1
+	}
+	if s.gid == 0 {
+		s.gid = -1
+	}
+	s.chown = s.uid >= 0 && s.uid != os.Geteuid() || s.gid >= 0 && s.gid != os.Getegid()
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -93,7 +103,7 @@ func (s *Spool) mkdir(p string) error {
 		return fmt.Errorf("spool: create %s: %w", p, err)
 	}
 	if s.chown {
-		if err := os.Lchown(p, s.opts.UID, s.opts.GID); err != nil {
+		if err := os.Lchown(p, s.uid, s.gid); err != nil {
 			return fmt.Errorf("spool: chown %s: %w", p, err)
 		}
 	}

@@ -447,3 +447,61 @@ func TestSyncGroupCancelled(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRecoverSparesFilesInUse: a file whose writer still holds its lock is
+// never removed, however old it looks.
+func TestRecoverSparesFilesInUse(t *testing.T) {
+	ctx := ctxT(t)
+	s := openSpool(t)
+	f, err := s.writeTemp(newID(time.Now())+".msg", func(w io.Writer) error { _, err := w.Write([]byte("slow client")); return err })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An Enqueue between renaming its content and its envelope.
+	g, err := s.writeTemp(newID(time.Now())+".msg", func(w io.Writer) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := filepath.Base(g.Name())[:idLen]
+	if err := os.Rename(g.Name(), s.msgPath(id)); err != nil {
+		t.Fatal(err)
+	}
+	s.now = func() time.Time { return time.Now().Add(48 * time.Hour) }
+	if st, err := s.Recover(ctx); err != nil || st != (RecoverStats{}) {
+		t.Fatalf("Recover with files in use: %+v, %v", st, err)
+	}
+	f.Close()
+	g.Close()
+	if st, err := s.Recover(ctx); err != nil || st != (RecoverStats{TempRemoved: 1, OrphansRemoved: 1}) {
+		t.Fatalf("Recover after the writers closed: %+v, %v", st, err)
+	}
+}
+
+func TestMoveBadUpdateChangesNothing(t *testing.T) {
+	ctx := ctxT(t)
+	s := openSpool(t)
+	id := enqueue(t, s, "x")
+	err := s.Move(ctx, id, Incoming, Deferred, func(e *Envelope) { e.Recipients = nil; e.Attempts = 5 })
+	if err == nil {
+		t.Fatal("Move with an update that empties the recipients succeeded")
+	}
+	e, err := s.Get(id)
+	if err != nil || e.State != Incoming || e.Attempts != 0 || len(e.Recipients) != 2 {
+		t.Fatalf("after a failed Move: %+v, %v", e, err)
+	}
+}
+
+func TestListReportsNewCorruptOnce(t *testing.T) {
+	ctx := ctxT(t)
+	s := openSpool(t)
+	id := enqueue(t, s, "x")
+	os.WriteFile(s.envPath(Incoming, id), []byte("junk"), 0o600)
+	for _, states := range [][]State{{Incoming, Corrupt}, {Corrupt, Incoming}, nil} {
+		l, err := s.List(ctx, states...)
+		if err != nil || len(l) != 1 || l[0].State != Corrupt || l[0].ID != id {
+			t.Fatalf("List(%v) = %+v, %v", states, l, err)
+		}
+		// Put it back for the next round.
+		os.Rename(s.envPath(Corrupt, id), s.envPath(Incoming, id))
+	}
+}
