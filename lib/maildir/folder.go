@@ -85,6 +85,14 @@ type SyncOptions struct {
 // Name returns the folder's IMAP name.
 func (f *Folder) Name() string { return f.name }
 
+// UIDValidity returns the folder's UIDVALIDITY as of the last Sync or
+// change (0 before the first).
+func (f *Folder) UIDValidity() uint32 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.list.validity
+}
+
 // fileStamp identifies a version of a file or directory.
 type fileStamp struct {
 	ino   uint64

@@ -1,0 +1,116 @@
+package imapd
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// rawClient speaks IMAP by hand, for what a client library won't send.
+type rawClient struct {
+	t    testing.TB
+	conn net.Conn
+	r    *bufio.Reader
+	n    int
+}
+
+func dialRaw(t testing.TB, address string) *rawClient {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", address, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	rc := &rawClient{t: t, conn: conn, r: bufio.NewReader(conn)}
+	if line := rc.line(); !strings.HasPrefix(line, "* OK") {
+		t.Fatalf("greeting %q", line)
+	}
+	return rc
+}
+
+func (rc *rawClient) line() string {
+	rc.t.Helper()
+	l, err := rc.r.ReadString('\n')
+	if err != nil {
+		rc.t.Fatalf("read: %v (so far %q)", err, l)
+	}
+	return strings.TrimRight(l, "\r\n")
+}
+
+// cmd sends a command and returns the untagged lines and the tagged one.
+func (rc *rawClient) cmd(format string, args ...any) (untagged []string, tagged string) {
+	rc.t.Helper()
+	rc.n++
+	tag := fmt.Sprintf("r%d", rc.n)
+	fmt.Fprintf(rc.conn, tag+" "+format+"\r\n", args...)
+	return rc.until(tag)
+}
+
+func (rc *rawClient) until(tag string) (untagged []string, tagged string) {
+	rc.t.Helper()
+	for {
+		l := rc.line()
+		if strings.HasPrefix(l, tag+" ") {
+			return untagged, strings.TrimPrefix(l, tag+" ")
+		}
+		untagged = append(untagged, l)
+	}
+}
+
+func (rc *rawClient) login() {
+	rc.t.Helper()
+	if _, st := rc.cmd("LOGIN %s %q", bob.String(), testPassword); !strings.HasPrefix(st, "OK") {
+		rc.t.Fatalf("LOGIN: %s", st)
+	}
+}
+
+func TestRawProtocol(t *testing.T) {
+	ts := newTestServer(t)
+	ts.deliver(bob, "", testMessage("one", "x"))
+	ts.deliver(bob, "", testMessage("two", "y"))
+	rc := dialRaw(t, ts.addr)
+	rc.login()
+	rc.cmd("SELECT INBOX")
+	tests := []struct {
+		cmd      string
+		status   string // prefix of the tagged reply
+		untagged []string
+	}{
+		{"UID FETCH 100:* (UID)", "OK", []string{"* 2 FETCH (UID 2)"}},
+		{"UID FETCH 2:1 (UID)", "OK", []string{"* 1 FETCH (UID 1)", "* 2 FETCH (UID 2)"}},
+		{"FETCH 3 (UID)", "BAD", nil},
+		// go-imap answers a malformed set with NO [SERVERBUG]: a protocol
+		// error all the same, and the session goes on.
+		{"FETCH 0 (UID)", "", nil},
+		{"FETCH 1:x (UID)", "", nil},
+		{"FETCH * (UID)", "OK", []string{"* 2 FETCH (UID 2)"}},
+		{"SEARCH UNDELETED SUBJECT two", "OK", []string{"* SEARCH 2"}},
+		{"UID SEARCH RETURN (COUNT MIN) ALL", "OK", []string{`* ESEARCH (TAG "r10") UID MIN 1 COUNT 2`}},
+		{"SEARCH CHARSET UTF-8 TEXT two", "OK", []string{"* SEARCH 2"}},
+		{"SEARCH CHARSET KOI8-R TEXT two", "NO", nil},
+		{"FETCH 1 (BODY.PEEK[HEADER.FIELDS.NOT (Date Message-ID To From)])", "OK", []string{"* 1 FETCH (BODY[HEADER.FIELDS.NOT (\"Date\" \"Message-ID\" \"To\" \"From\")] {16}", "Subject: one", "", ")"}},
+		{"FETCH 1 (BINARY.SIZE[1] BODY[1]<0.1>)", "OK", []string{"* 1 FETCH (FLAGS (\\Seen \\Recent) BODY[1]<0> {1}", "x BINARY.SIZE[1] 3)"}},
+		{`CREATE "../../etc"`, "NO", nil},
+		{`STATUS "a/../../b" (MESSAGES)`, "NO", nil},
+		{"SELECT ../../etc", "NO", nil},
+		{"NOOP", "OK", nil},
+	}
+	for _, tt := range tests {
+		un, st := rc.cmd("%s", tt.cmd)
+		if tt.status == "" && !strings.HasPrefix(st, "NO") && !strings.HasPrefix(st, "BAD") {
+			t.Errorf("%s: %s, want a protocol error", tt.cmd, st)
+			continue
+		}
+		if !strings.HasPrefix(st, tt.status) {
+			t.Errorf("%s: %s, want %s", tt.cmd, st, tt.status)
+			continue
+		}
+		if tt.untagged != nil && strings.Join(un, "\n") != strings.Join(tt.untagged, "\n") {
+			t.Errorf("%s:\n%s\nwant\n%s", tt.cmd, strings.Join(un, "\n"), strings.Join(tt.untagged, "\n"))
+		}
+	}
+}
