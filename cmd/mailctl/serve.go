@@ -107,6 +107,7 @@ pop3d = true
 lmtp = true
 queue = false
 webmaild = false
+pickup = true
 
 [smtpd]
 listen = ["127.0.0.1:10025"]
@@ -128,6 +129,11 @@ listen = ["127.0.0.1:10024"]
 
 [webmaild]
 listen = ["127.0.0.1:10080"]
+
+[pickup]
+# "mailctl sendmail" hands mail to this socket (MAILCTL_CONFIG must name
+# this config).
+listen = ["unix:%[1]s/sendmail.sock"]
 `
 
 // prepareDev creates ./mailctl-dev with a config, core files and a

@@ -52,6 +52,7 @@ type Config struct {
 	POP3D    Listeners `mapstructure:"pop3d"`
 	LMTP     Listeners `mapstructure:"lmtp"`
 	Webmaild Listeners `mapstructure:"webmaild"`
+	Pickup   Pickup    `mapstructure:"pickup"`
 }
 
 // TLS names the server certificate; Extra adds more, chosen by SNI.
@@ -99,6 +100,22 @@ type Auth struct {
 	PlaintextLoopback bool `mapstructure:"plaintext_loopback"`
 }
 
+// Pickup is the local submission daemon "mailctl sendmail" hands mail to.
+type Pickup struct {
+	Listen []string `mapstructure:"listen"`
+	// Domain qualifies addresses without one ("root", the sending user's
+	// login); empty means the hostname.
+	Domain string `mapstructure:"domain"`
+}
+
+// QualifyDomain is the domain given to unqualified local addresses.
+func (c *Config) QualifyDomain() string {
+	if c.Pickup.Domain != "" {
+		return c.Pickup.Domain
+	}
+	return c.Hostname
+}
+
 // Listeners are one module's addresses: Listen is plain (STARTTLS where the
 // protocol has it), ListenTLS is implicit TLS.
 type Listeners struct {
@@ -107,7 +124,7 @@ type Listeners struct {
 }
 
 // Modules known to serve and to the modules table.
-var Modules = []string{"smtpd", "submitd", "imapd", "pop3d", "lmtp", "queue", "webmaild"}
+var Modules = []string{"smtpd", "submitd", "imapd", "pop3d", "lmtp", "queue", "webmaild", "pickup"}
 
 // Default returns the built-in defaults: a production layout under /etc and
 // /var/lib with the standard ports.
@@ -135,7 +152,7 @@ func Default() *Config {
 		Deliver: Deliver{OverQuota: "tempfail"},
 		Modules: map[string]bool{
 			"smtpd": true, "submitd": true, "imapd": true, "pop3d": true,
-			"lmtp": true, "queue": true, "webmaild": false,
+			"lmtp": true, "queue": true, "webmaild": false, "pickup": true,
 		},
 		SMTPD:    Listeners{Listen: []string{":25"}},
 		Submitd:  Listeners{Listen: []string{":587"}, ListenTLS: []string{":465"}},
@@ -143,6 +160,7 @@ func Default() *Config {
 		POP3D:    Listeners{Listen: []string{":110"}, ListenTLS: []string{":995"}},
 		LMTP:     Listeners{Listen: []string{"unix:/run/mailctl/lmtp.sock"}},
 		Webmaild: Listeners{Listen: []string{"127.0.0.1:8080"}},
+		Pickup:   Pickup{Listen: []string{"unix:/run/mailctl/sendmail.sock"}},
 	}
 }
 

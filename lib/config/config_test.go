@@ -41,6 +41,9 @@ extra = [{ cert = "/c2.pem", key = "/k2.pem" }]
 
 [submitd]
 listen = ["127.0.0.1:587", "[::1]:2525"]
+
+[pickup]
+domain = "Example.ORG"
 `)
 	c, err := Load(p)
 	if err != nil {
@@ -64,6 +67,9 @@ listen = ["127.0.0.1:587", "[::1]:2525"]
 	if len(c.TLS.Extra) != 1 || c.TLS.Extra[0].Key != "/k2.pem" {
 		t.Errorf("tls.extra = %+v", c.TLS.Extra)
 	}
+	if c.QualifyDomain() != "example.org" || c.ListenersFor("pickup").Listen[0] != "unix:/run/mailctl/sendmail.sock" || !c.ModuleEnabled("pickup") {
+		t.Errorf("pickup = %+v, qualify domain %q", c.Pickup, c.QualifyDomain())
+	}
 	if len(c.Submitd.Listen) != 2 || c.Limits.Recipients != 100 {
 		t.Errorf("submitd = %+v recipients = %d", c.Submitd, c.Limits.Recipients)
 	}
@@ -82,6 +88,7 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"[limits]\ncommand_timeout = \"-1s\"", "limits.command_timeout"},
 		{"[tls]\ncert = \"/only-cert\"\nkey = \"\"", "tls"},
 		{"[imapd]\nlisten_tls = 5", "listen_tls"},
+		{"[pickup]\ndomain = \"bad domain\"", "pickup.domain"},
 	}
 	for _, tt := range tests {
 		_, err := Load(write(t, tt.body))

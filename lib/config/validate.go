@@ -30,6 +30,13 @@ func (c *Config) Validate() error {
 		}
 		c.Domains[i] = cd
 	}
+	if c.Pickup.Domain != "" {
+		if d, err := addr.ParseDomain(c.Pickup.Domain); err != nil {
+			bad("pickup.domain", "%v", err)
+		} else {
+			c.Pickup.Domain = d
+		}
+	}
 	if c.Postmaster != "" {
 		if _, err := addr.Parse(c.Postmaster); err != nil {
 			bad("postmaster", "%v", err)
@@ -110,6 +117,7 @@ func (c *Config) listeners() map[string]Listeners {
 	return map[string]Listeners{
 		"smtpd": c.SMTPD, "submitd": c.Submitd, "imapd": c.IMAPD,
 		"pop3d": c.POP3D, "lmtp": c.LMTP, "webmaild": c.Webmaild,
+		"pickup": {Listen: c.Pickup.Listen},
 	}
 }
 
