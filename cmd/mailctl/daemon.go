@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -47,6 +48,9 @@ type daemonModule struct {
 	name    string   // the config's modules.NAME and [NAME] listeners
 	sockets []string // systemd FileDescriptorNames it answers to
 	tls     bool     // speaks TLS (STARTTLS or implicit): needs the certificate
+	// socketMode, when set, replaces listen.SocketMode on the unix sockets
+	// it binds itself (pickup's is 0666: every local user may submit).
+	socketMode os.FileMode
 	// serve runs until ctx is done, on sockets already open.
 	serve func(ctx context.Context, d *daemonEnv, lns []listen.Listener) error
 }
@@ -87,7 +91,7 @@ func runDaemon(ctx context.Context, g *globals, name string, df *daemonFlags) er
 	ls := cfg.ListenersFor(name)
 	opts := listen.Options{
 		Names: m.sockets, Listen: df.listen, ListenTLS: df.listenTLS,
-		Inetd: df.inetd || df.inetdTLS, InetdTLS: df.inetdTLS, TLS: env.tls, Logger: g.logger,
+		Inetd: df.inetd, InetdTLS: df.inetdTLS, TLS: env.tls, Logger: g.logger,
 	}
 	if len(opts.Listen) == 0 && len(opts.ListenTLS) == 0 {
 		opts.Listen, opts.ListenTLS = ls.Listen, ls.ListenTLS
@@ -98,6 +102,9 @@ func runDaemon(ctx context.Context, g *globals, name string, df *daemonFlags) er
 	lns, err := listen.Open(ctx, opts)
 	if err != nil {
 		return withCode(exitUnavailable, fmt.Errorf("%s: %w", name, err))
+	}
+	if err := chmodSockets(m, lns); err != nil {
+		return err
 	}
 	if err := dropPrivileges(g, cfg); err != nil {
 		return err
@@ -154,6 +161,9 @@ func startModules(ctx context.Context, g *globals, cfg *config.Config) (func(con
 		if err != nil {
 			return nil, nil, withCode(exitUnavailable, fmt.Errorf("%s: %w", name, err))
 		}
+		if err := chmodSockets(m, lns); err != nil {
+			return nil, nil, err
+		}
 		for _, l := range lns {
 			started = append(started, fmt.Sprintf("%s on %s (%s)", name, l.Addr(), l.Mode))
 		}
@@ -208,6 +218,25 @@ func makeSocketDirs(addrs []string) error {
 			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 				return withCode(exitCantCreat, fmt.Errorf("socket directory: %w", err))
 			}
+		}
+	}
+	return nil
+}
+
+// chmodSockets gives the unix sockets a module bound itself its own mode,
+// before privileges are dropped (the socket file belongs to whoever bound
+// it). Sockets from systemd keep their unit's SocketMode.
+func chmodSockets(m *daemonModule, lns []listen.Listener) error {
+	if m.socketMode == 0 {
+		return nil
+	}
+	for _, l := range lns {
+		a, ok := l.Addr().(*net.UnixAddr)
+		if !ok || l.Name != "" || a.Name == "" || a.Name[0] == '@' {
+			continue
+		}
+		if err := os.Chmod(a.Name, m.socketMode); err != nil {
+			return withCode(exitCantCreat, fmt.Errorf("%s: socket mode: %w", m.name, err))
 		}
 	}
 	return nil

@@ -240,43 +240,58 @@ func TestPOP3DDeleteWhileDelivering(t *testing.T) {
 }
 
 // TestPOP3DInetd serves one connection on stdin/stdout under the real
-// systemd-socket-activate --inetd; logs go to the log file, not the socket.
+// systemd-socket-activate --inetd, in clear text and with implicit TLS;
+// logs go to the log file, not the socket.
 func TestPOP3DInetd(t *testing.T) {
 	ssa := testenv.NeedCommand(t, "systemd-socket-activate", "systemd")
-	e, _ := newPOP3Env(t, "")
-	deliverTo(t, e, "bob@example.test", "hello inetd")
-	logFile := filepath.Join(e.dir, "pop3d.log")
-	address := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	c := exec.Command(ssa, "--inetd", "-a", "-l", address,
-		"-E", "MAILCTL_TEST_MAIN=1", "-E", "MAILCTL_CONFIG="+e.conf,
-		e.bin, "pop3d", "--inetd", "--log-file", logFile, "--log-level", "debug")
-	c.Env = e.environ()
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		c.Process.Signal(syscall.SIGTERM)
-		c.Wait()
-	}()
-	cl := dialPOP3(t, address, nil)
-	cl.login("bob@example.test")
-	cl.ok("RETR 1")
-	body := strings.Join(cl.multi(), "\n")
-	if !strings.Contains(body, "Subject: hello inetd") {
-		t.Errorf("RETR 1:\n%s", body)
-	}
-	cl.ok("DELE 1")
-	cl.ok("QUIT")
-	if _, err := cl.r.ReadByte(); err == nil {
-		t.Error("connection still open after QUIT")
-	}
-	waitFor(t, "the deletion", func() bool { return len(mailKeys(t, e, "bob@example.test")) == 0 })
-	waitFor(t, "the log", func() bool {
-		b, _ := os.ReadFile(logFile)
-		return strings.Contains(string(b), "pop3: logout")
-	})
-	if b, _ := os.ReadFile(logFile); strings.Contains(string(b), pop3Password) {
-		t.Errorf("password in the log:\n%s", b)
+	for _, implicit := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tls=%v", implicit), func(t *testing.T) {
+			e, clientTLS := newPOP3Env(t, "")
+			deliverTo(t, e, "bob@example.test", "hello inetd")
+			logFile := filepath.Join(e.dir, "pop3d.log")
+			address := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+			flag := "--inetd"
+			if !implicit {
+				clientTLS = nil
+			} else {
+				flag = "--inetd-tls"
+			}
+			c := exec.Command(ssa, "--inetd", "-a", "-l", address,
+				"-E", "MAILCTL_TEST_MAIN=1", "-E", "MAILCTL_CONFIG="+e.conf,
+				e.bin, "pop3d", flag, "--log-file", logFile, "--log-level", "debug")
+			c.Env = e.environ()
+			if err := c.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				c.Process.Signal(syscall.SIGTERM)
+				c.Wait()
+			}()
+			cl := dialPOP3(t, address, clientTLS)
+			cl.login("bob@example.test")
+			cl.ok("RETR 1")
+			body := strings.Join(cl.multi(), "\n")
+			if !strings.Contains(body, "Subject: hello inetd") {
+				t.Errorf("RETR 1:\n%s", body)
+			}
+			cl.ok("DELE 1")
+			cl.ok("QUIT")
+			if _, err := cl.r.ReadByte(); err == nil {
+				t.Error("connection still open after QUIT")
+			}
+			waitFor(t, "the deletion", func() bool { return len(mailKeys(t, e, "bob@example.test")) == 0 })
+			waitFor(t, "the log", func() bool {
+				b, _ := os.ReadFile(logFile)
+				return strings.Contains(string(b), "pop3: logout")
+			})
+			b, _ := os.ReadFile(logFile)
+			if strings.Contains(string(b), pop3Password) {
+				t.Errorf("password in the log:\n%s", b)
+			}
+			if !strings.Contains(string(b), "tls="+fmt.Sprint(implicit)) {
+				t.Errorf("login not logged with tls=%v:\n%s", implicit, b)
+			}
+		})
 	}
 }
 

@@ -33,10 +33,9 @@ func TestPythonPoplib(t *testing.T) {
 		t.Fatalf("poplib client: %v\n%s", err, out)
 	}
 	var got struct {
-		CapaBefore, CapaAfter []string `json:"capa_before,omitempty"`
-		Stat                  []int
-		UIDL                  []string
-		Retr1                 struct {
+		Stat  []int
+		UIDL  []string
+		Retr1 struct {
 			Lines  []string
 			Octets int
 		}

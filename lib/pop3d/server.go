@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -195,6 +196,14 @@ func (s *Server) closeAll() {
 func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 	ss := newSession(s, nc)
 	defer nc.Close()
+	defer func() {
+		// A bug in one session must not take down the others (or, under
+		// serve, the other daemons). The maildrop lock goes with the
+		// descriptor, and nothing was deleted.
+		if p := recover(); p != nil {
+			ss.log.Error("pop3: session panicked", "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
 	ss.run(ctx)
 }
 
