@@ -379,3 +379,22 @@ listen_tls = [%q]
 	cl.login("bob@example.test")
 	cl.ok("QUIT")
 }
+
+// TestPOP3DServiceRefused: a user added without pop3 is refused, and told
+// why only after the right password.
+func TestPOP3DServiceRefused(t *testing.T) {
+	e, _ := newPOP3Env(t, "")
+	e.must(pop3Password+"\n", "useradd", "carol@example.test", "--services", "imap", "--password-stdin")
+	address := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	startPOP3D(t, e, "--listen", address)
+	c := dialPOP3(t, address, nil)
+	c.ok("USER carol@example.test")
+	if r := c.cmd("PASS not the password"); !strings.HasPrefix(r, "-ERR [AUTH]") || strings.Contains(r, "POP3") {
+		t.Errorf("wrong password: %q", r)
+	}
+	c.ok("USER carol@example.test")
+	if r := c.cmd("PASS %s", pop3Password); !strings.HasPrefix(r, "-ERR [SYS/PERM] POP3 access is not enabled") {
+		t.Errorf("right password, no pop3 service: %q", r)
+	}
+	c.login("bob@example.test") // the same connection may still log in as someone allowed
+}
