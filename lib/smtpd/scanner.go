@@ -1,0 +1,50 @@
+package smtpd
+
+import (
+	"context"
+	"net/netip"
+
+	"mailctl/lib/addr"
+)
+
+// Scanner judges a message after DATA, before anything is delivered: the
+// seam for lib/scan (SPF, DKIM, DMARC, DNSBL, content and virus checks).
+// A nil Scanner accepts everything.
+type Scanner interface {
+	Scan(ctx context.Context, env Envelope, msg []byte) (Verdict, error)
+}
+
+// Envelope is what a Scanner knows of a message besides its content.
+type Envelope struct {
+	Sender     addr.Address // zero for the null sender <>
+	Recipients []addr.Address
+	RemoteIP   netip.Addr
+	Helo       string
+	AuthUser   string // submission: the authenticated user
+	TLS        bool
+}
+
+// Action is what to do with a scanned message.
+type Action int
+
+const (
+	// Accept delivers the message as usual.
+	Accept Action = iota
+	// Spam delivers the message to local mailboxes only: alias targets
+	// elsewhere never get it, so we never forward spam. On submission,
+	// Spam is refused like Reject.
+	Spam
+	// Reject refuses the message: 550 5.7.1 with Reason.
+	Reject
+	// TempFail asks the sender to try again later: 451 4.7.1.
+	TempFail
+)
+
+// Verdict is a Scanner's answer.
+type Verdict struct {
+	Action Action
+	Reason string // shown to the client for Reject and TempFail
+	// Headers are complete header fields ("X-Spam-Status: yes") added on
+	// top of the message; fields holding a CR or LF are dropped.
+	Headers []string
+}
