@@ -83,6 +83,9 @@ type Limits struct {
 	CommandTimeout        time.Duration `mapstructure:"command_timeout"`
 	SessionTimeout        time.Duration `mapstructure:"session_timeout"`
 	LockTimeout           time.Duration `mapstructure:"lock_timeout"`
+	// What one submission user may send per hour (0: no limit).
+	SendMessagesPerHour   int `mapstructure:"send_messages_per_hour"`
+	SendRecipientsPerHour int `mapstructure:"send_recipients_per_hour"`
 }
 
 // Deliver holds the MDA's policy.
@@ -148,6 +151,8 @@ func Default() *Config {
 			CommandTimeout:        5 * time.Minute,
 			SessionTimeout:        30 * time.Minute,
 			LockTimeout:           30 * time.Second,
+			SendMessagesPerHour:   200,
+			SendRecipientsPerHour: 1000,
 		},
 		Deliver: Deliver{OverQuota: "tempfail"},
 		Modules: map[string]bool{

@@ -73,6 +73,9 @@ domain = "Example.ORG"
 	if len(c.Submitd.Listen) != 2 || c.Limits.Recipients != 100 {
 		t.Errorf("submitd = %+v recipients = %d", c.Submitd, c.Limits.Recipients)
 	}
+	if c.Limits.SendMessagesPerHour != 200 || c.Limits.SendRecipientsPerHour != 1000 {
+		t.Errorf("send limits = %d/%d, want the defaults 200/1000", c.Limits.SendMessagesPerHour, c.Limits.SendRecipientsPerHour)
+	}
 }
 
 func TestLoadErrorsNameTheKey(t *testing.T) {
@@ -89,6 +92,7 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"[tls]\ncert = \"/only-cert\"\nkey = \"\"", "tls"},
 		{"[imapd]\nlisten_tls = 5", "listen_tls"},
 		{"[pickup]\ndomain = \"bad domain\"", "pickup.domain"},
+		{"[limits]\nsend_messages_per_hour = -1", "limits.send_messages_per_hour"},
 	}
 	for _, tt := range tests {
 		_, err := Load(write(t, tt.body))

@@ -82,6 +82,9 @@ func (c *Config) Validate() error {
 	if l.MessagesPerConnection < 1 {
 		bad("limits.messages_per_connection", "must be at least 1")
 	}
+	if l.SendMessagesPerHour < 0 || l.SendRecipientsPerHour < 0 {
+		bad("limits.send_messages_per_hour", "send limits must be 0 (no limit) or more")
+	}
 	for key, d := range map[string]time.Duration{"limits.command_timeout": l.CommandTimeout, "limits.session_timeout": l.SessionTimeout, "limits.lock_timeout": l.LockTimeout} {
 		if d <= 0 {
 			bad(key, "must be positive")
