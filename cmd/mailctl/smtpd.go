@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"mailctl/lib/addr"
+	"mailctl/lib/deliver"
+	"mailctl/lib/listen"
+	"mailctl/lib/smtpd"
+	"mailctl/lib/spool"
+	"mailctl/lib/srs"
+)
+
+func init() {
+	register("smtpd", newSMTPDCmd)
+	registerDaemon(&daemonModule{name: "smtpd", sockets: []string{"smtp"}, tls: true, serve: serveSMTPD})
+}
+
+func newSMTPDCmd(g *globals) *cobra.Command {
+	var df daemonFlags
+	c := &cobra.Command{
+		Use:   "smtpd [--listen ADDR]... [--listen-tls ADDR]... [--inetd | --inetd-tls]",
+		Short: "Receive mail from the world: the inbound MX on port 25",
+		Long: helpText(`Receive mail for the local domains over SMTP (RFC 5321, with STARTTLS,
+SIZE, PIPELINING, 8BITMIME, SMTPUTF8, CHUNKING and ENHANCEDSTATUSCODES) and
+deliver it at once to the users' Maildirs.
+
+Recipients are checked at RCPT: an unknown local address gets 550 5.1.1, a
+full mailbox 452 4.2.2 (552 5.2.2 with deliver.over_quota = "reject"), an
+address in any other domain 554 5.7.1 relaying denied. postmaster@ every
+local domain, and the bare <Postmaster>, are always accepted. There is no
+AUTH here: users send through submitd.
+
+Each message gets a Received: header naming the TLS state, is refused as a
+loop with more than 100 Received: headers (554 5.4.6), and is written to
+every local recipient's Maildir and synced to disk before the 250. Alias
+targets in other domains go to the outbound queue with the envelope sender
+rewritten by SRS, so SPF still passes at the next hop. A local delivery
+that fails after the data (a full disk, say) is queued for retry, and the
+reply is still 250.
+
+Message content with a bare CR or bare LF is refused and the connection
+closed, so no lax end-of-data (SMTP smuggling) gets through. Limits from
+the config: limits.message_size (SIZE), recipients, line_length,
+messages_per_connection, command_timeout and session_timeout; a client
+that collects 20 errors without sending a message is cut off.
+
+The systemd socket name is "smtp".
+
+`+daemonSocketsHelp, `0   stopped by SIGTERM or SIGINT, or (--inetd) the connection ended
+69  the module is disabled, or a socket could not be opened (EX_UNAVAILABLE)
+73  the queue or a log file cannot be created (EX_CANTCREAT)
+77  the users file is readable by others, or privileges can't be dropped (EX_NOPERM)
+78  configuration error, e.g. a missing TLS certificate (EX_CONFIG)`, filesCore+`
+/var/lib/mailctl/queue/        the outbound spool (remote alias targets, retries)
+/var/lib/mailctl/state/srs-secret   the SRS key (created on first use, 0600)`, `Started as root, smtpd binds its sockets and switches to the mail account
+before it reads from the network. It never relays for anyone: only
+addresses of local domains are accepted. STARTTLS discards anything the
+client sent before the handshake. Logs never contain message bodies.`),
+		Example: `  mailctl smtpd --listen :25
+  mailctl smtpd --inetd          # from inetd or a systemd Accept=yes socket`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runDaemon(cmd.Context(), g, "smtpd", &df)
+		},
+	}
+	addDaemonFlags(c, &df, true)
+	return c
+}
+
+// serveSMTPD serves the MX on every listener until ctx is done.
+func serveSMTPD(ctx context.Context, d *daemonEnv, lns []listen.Listener) error {
+	q, err := openSMTPQueue(d)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(d.cfg.StateDir(), 0o700); err != nil {
+		return withCode(exitCantCreat, fmt.Errorf("smtpd: %w", err))
+	}
+	secret, err := srs.LoadOrCreateSecret(filepath.Join(d.cfg.StateDir(), "srs-secret"))
+	if err != nil {
+		return withCode(exitCantCreat, fmt.Errorf("smtpd: %w", err))
+	}
+	opts, err := smtpOptions(d, smtpd.MX, q, srs.New(secret, smtpPrimaryDomain(d)))
+	if err != nil {
+		return err
+	}
+	return serveSMTPListeners(ctx, d, opts, lns)
+}
+
+// openSMTPQueue opens the outbound spool (cfg.QueueDir()).
+func openSMTPQueue(d *daemonEnv) (*spool.Spool, error) {
+	q, err := spool.Open(d.cfg.QueueDir(), spool.Options{UID: -1, GID: -1, Logger: d.g.logger})
+	if err != nil {
+		return nil, withCode(exitCantCreat, err)
+	}
+	return q, nil
+}
+
+// smtpPrimaryDomain is the first local domain (the config's before the
+// domains file's), else the hostname: it receives SRS bounces and the
+// bare <Postmaster>.
+func smtpPrimaryDomain(d *daemonEnv) string {
+	if len(d.cfg.Domains) > 0 {
+		return d.cfg.Domains[0]
+	}
+	if ds, err := d.accounts.LocalDomains(); err == nil && len(ds) > 0 {
+		return ds[0]
+	}
+	return d.cfg.Hostname
+}
+
+// smtpOptions wires lib/smtpd to the config, the core files, the store
+// and the queue. rw rewrites senders of forwarded mail (nil: never).
+func smtpOptions(d *daemonEnv, mode smtpd.Mode, q *spool.Spool, rw *srs.SRS) (smtpd.Options, error) {
+	cfg, m := d.cfg, d.accounts
+	pm := addr.Address{Local: "postmaster", Domain: smtpPrimaryDomain(d)}
+	if cfg.Postmaster != "" {
+		if a, err := addr.Parse(cfg.Postmaster); err == nil {
+			pm = a
+		}
+	}
+	dl := deliver.New(deliver.Options{
+		Store:           m.Store,
+		Users:           m.Users,
+		Aliases:         m.Aliases,
+		LocalDomain:     m.IsLocalDomain,
+		TagSeparator:    cfg.SubaddressSeparator,
+		RejectOverQuota: cfg.Deliver.OverQuota == "reject",
+		Remote:          spoolRemote(q, rw, mode.String()),
+		Logger:          d.g.logger,
+	})
+	return smtpd.Options{
+		Mode:            mode,
+		Hostname:        cfg.Hostname,
+		Deliverer:       dl,
+		Users:           m.Users,
+		Store:           m.Store,
+		LocalDomain:     m.IsLocalDomain,
+		Aliases:         m.Aliases,
+		TagSeparator:    cfg.SubaddressSeparator,
+		Postmaster:      pm,
+		Queue:           q,
+		TLS:             d.tls,
+		RejectOverQuota: cfg.Deliver.OverQuota == "reject",
+		Limits: smtpd.Limits{
+			MessageSize:           int64(cfg.Limits.MessageSize),
+			Recipients:            cfg.Limits.Recipients,
+			LineLength:            cfg.Limits.LineLength,
+			MessagesPerConnection: cfg.Limits.MessagesPerConnection,
+			CommandTimeout:        cfg.Limits.CommandTimeout,
+			SessionTimeout:        cfg.Limits.SessionTimeout,
+		},
+		Logger: d.g.logger,
+	}, nil
+}
+
+// spoolRemote queues mail for remote alias targets, with the sender
+// rewritten by rw (SRS) when rw is set.
+func spoolRemote(q *spool.Spool, rw *srs.SRS, origin string) deliver.RemoteFunc {
+	return func(ctx context.Context, sender addr.Address, rcpts []addr.Address, msg []byte) error {
+		from := sender
+		if rw != nil {
+			f, err := rw.Forward(sender)
+			switch {
+			case err == nil:
+				from = f
+			case errors.Is(err, srs.ErrTooLong):
+				// Too long to wrap: forwarded as it is.
+			default:
+				return err
+			}
+		}
+		env := spool.Envelope{From: from, Received: time.Now(), Origin: origin, EightBit: has8Bit(msg)}
+		for _, r := range append([]addr.Address{from}, rcpts...) {
+			if !isASCIIAddress(r) {
+				env.SMTPUTF8 = true
+			}
+		}
+		for _, r := range rcpts {
+			env.Recipients = append(env.Recipients, spool.Recipient{Address: r})
+		}
+		_, err := q.Enqueue(ctx, env, bytes.NewReader(msg))
+		return err
+	}
+}
+
+func has8Bit(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
+func isASCIIAddress(a addr.Address) bool { return !has8Bit([]byte(a.Local + a.Domain)) }
+
+// serveSMTPListeners runs one server on every listener; one failing stops
+// the others (systemd restarts us whole).
+func serveSMTPListeners(ctx context.Context, d *daemonEnv, opts smtpd.Options, lns []listen.Listener) error {
+	srv, err := smtpd.New(opts)
+	if err != nil {
+		return withCode(exitConfig, err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, len(lns))
+	for i, l := range lns {
+		d.g.logger.Info(opts.Mode.String()+" listening", "addr", l.Addr().String(), "tls", l.Mode.String())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = srv.Serve(ctx, l); errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
