@@ -61,10 +61,13 @@ func (b *syncBuffer) String() string {
 
 type serverOption func(*Options)
 
+// authOption tunes the test's Authenticator.
+type authOption func(*auth.Options)
+
 // newTestServer runs a server on loopback with users bob (every service)
 // and pop (POP3 only), both with testPassword, plaintext login allowed on
 // loopback unless an option says otherwise.
-func newTestServer(t testing.TB, opts ...serverOption) *testServer {
+func newTestServer(t testing.TB, opts ...any) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	hashOnce.Do(func() {
@@ -97,7 +100,13 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 			t.Fatal(err)
 		}
 	}
-	a, err := auth.New(auth.Options{Users: userdb.Open(usersPath)})
+	ao := auth.Options{Users: userdb.Open(usersPath)}
+	for _, opt := range opts {
+		if fn, ok := opt.(authOption); ok {
+			fn(&ao)
+		}
+	}
+	a, err := auth.New(ao)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +125,12 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 		Logger:            slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	for _, opt := range opts {
-		opt(&o)
+		switch fn := opt.(type) {
+		case serverOption:
+			fn(&o)
+		case func(*Options):
+			fn(&o)
+		}
 	}
 	srv, err := New(o)
 	if err != nil {

@@ -114,3 +114,83 @@ func TestRawProtocol(t *testing.T) {
 		}
 	}
 }
+
+// TestBadInput: oversized and unterminated literals, huge lines, a
+// flood of garbage. Each gets a protocol error or a closed connection,
+// and the server keeps serving.
+func TestBadInput(t *testing.T) {
+	ts := newTestServer(t, func(o *Options) { o.IdleTimeout = 2 * time.Second; o.AppendLimit = 1000 })
+	t.Run("APPEND over the limit", func(t *testing.T) {
+		rc := dialRaw(t, ts.addr)
+		rc.login()
+		fmt.Fprintf(rc.conn, "a1 APPEND INBOX {5000}\r\n")
+		if _, st := rc.until("a1"); !strings.HasPrefix(st, "NO [TOOBIG]") {
+			t.Fatalf("APPEND of 5000 bytes with a limit of 1000: %s", st)
+		}
+		if _, st := rc.cmd("NOOP"); !strings.HasPrefix(st, "OK") {
+			t.Fatalf("NOOP after: %s", st)
+		}
+	})
+	t.Run("oversized literal outside APPEND", func(t *testing.T) {
+		// go-imap refuses literals over 4 KiB outside APPEND without
+		// saying so; the next line is then taken as the rest of the
+		// command and refused.
+		rc := dialRaw(t, ts.addr)
+		rc.login()
+		fmt.Fprintf(rc.conn, "a1 SELECT {100000}\r\n")
+		fmt.Fprintf(rc.conn, "a2 NOOP\r\n")
+		if _, st := rc.until("a1"); !strings.HasPrefix(st, "BAD") && !strings.HasPrefix(st, "NO") {
+			t.Fatalf("oversized literal: %s", st)
+		}
+		if _, st := rc.cmd("NOOP"); !strings.HasPrefix(st, "OK") {
+			t.Fatalf("NOOP after: %s", st)
+		}
+	})
+	t.Run("unterminated literal", func(t *testing.T) {
+		rc := dialRaw(t, ts.addr)
+		rc.login()
+		fmt.Fprintf(rc.conn, "a1 APPEND INBOX {100}\r\n")
+		if l := rc.line(); !strings.HasPrefix(l, "+") {
+			t.Fatalf("no continuation: %q", l)
+		}
+		fmt.Fprintf(rc.conn, "only a few bytes")
+		// Nothing more: the server gives up after the idle timeout.
+		rc.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for {
+			if _, err := rc.r.ReadString('\n'); err != nil {
+				if ne, ok := err.(net.Error); ok && ne.Timeout() {
+					t.Fatal("the server kept waiting for the literal")
+				}
+				break
+			}
+		}
+	})
+	t.Run("huge line", func(t *testing.T) {
+		rc := dialRaw(t, ts.addr)
+		rc.login()
+		fmt.Fprintf(rc.conn, "a1 NOOP %s\r\n", strings.Repeat("x", 200000))
+		rc.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		l, _ := rc.r.ReadString('\n')
+		if !strings.HasPrefix(l, "a1 BAD") && l != "" {
+			t.Fatalf("huge line: %q", l)
+		}
+	})
+	t.Run("garbage before login", func(t *testing.T) {
+		rc := dialRaw(t, ts.addr)
+		fmt.Fprintf(rc.conn, "\x00\x01\x02 GET / HTTP/1.1\r\n")
+		// A reply, or the connection closed at once.
+		if l, err := rc.r.ReadString('\n'); err == nil && !strings.Contains(l, "BAD") && !strings.Contains(l, "BYE") {
+			t.Fatalf("garbage: %q", l)
+		}
+		fmt.Fprintf(rc.conn, "a1 GET / HTTP/1.1\r\n")
+		if l, err := rc.r.ReadString('\n'); err == nil && !strings.Contains(l, "BAD") && !strings.Contains(l, "BYE") {
+			t.Fatalf("an unknown command before login: %q", l)
+		}
+	})
+	// The server lives on.
+	rc := dialRaw(t, ts.addr)
+	rc.login()
+	if _, st := rc.cmd("SELECT INBOX"); !strings.HasPrefix(st, "OK") {
+		t.Fatalf("SELECT on a fresh connection: %s", st)
+	}
+}
