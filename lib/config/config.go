@@ -44,6 +44,8 @@ type Config struct {
 	Limits  Limits          `mapstructure:"limits"`
 	Deliver Deliver         `mapstructure:"deliver"`
 	Auth    Auth            `mapstructure:"auth"`
+	Relay   Relay           `mapstructure:"relay"`
+	Queue   Queue           `mapstructure:"queue"`
 	Modules map[string]bool `mapstructure:"modules"`
 
 	SMTPD    Listeners `mapstructure:"smtpd"`
@@ -155,6 +157,8 @@ func Default() *Config {
 			SendRecipientsPerHour: 1000,
 		},
 		Deliver: Deliver{OverQuota: "tempfail"},
+		Relay:   defaultRelay(),
+		Queue:   defaultQueue(),
 		Modules: map[string]bool{
 			"smtpd": true, "submitd": true, "imapd": true, "pop3d": true,
 			"lmtp": true, "queue": true, "webmaild": false, "pickup": true,
@@ -229,7 +233,7 @@ func Load(path string) (*Config, error) {
 	cfg := &Config{}
 	err = v.Unmarshal(cfg, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
 		sizeHook,
-		mapstructure.StringToTimeDurationHookFunc(),
+		durationHook, // "5d" too
 		mapstructure.StringToSliceHookFunc(","),
 	)))
 	if err != nil {

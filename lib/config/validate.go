@@ -113,6 +113,7 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	c.validateOutbound(bad)
 	return errors.Join(errs...)
 }
 
