@@ -312,6 +312,14 @@ const idlePoll = 30 * time.Second
 
 // Idle waits for changes and announces them until stop is closed.
 func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.idle.Add(1)
+	s.mu.Unlock()
+	defer s.idle.Done()
 	if s.sel == nil {
 		<-stop
 		return nil

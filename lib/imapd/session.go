@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -28,6 +29,12 @@ type session struct {
 
 	user *userRef // nil until logged in
 	sel  *selected
+	// idle is held while Idle runs: go-imap may close the session while
+	// an IDLE goroutine is still starting or finishing (a dropped
+	// connection). closed, under mu, keeps a late one from starting.
+	idle   sync.WaitGroup
+	mu     sync.Mutex
+	closed bool
 }
 
 var (
@@ -48,6 +55,10 @@ func (s *session) ctx() (context.Context, context.CancelFunc) {
 }
 
 func (s *session) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.idle.Wait()
 	s.unselect()
 	if s.user != nil {
 		s.log.Info("imapd: logout", "user", s.user.key, "duration", time.Since(s.start).Round(time.Millisecond))
