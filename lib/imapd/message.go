@@ -3,7 +3,6 @@ package imapd
 import (
 	"bytes"
 	"io"
-	"strings"
 
 	"mailctl/lib/maildir"
 )
@@ -149,10 +148,10 @@ func headerEnd(msg []byte) int {
 // are not (!keep) in names, compared case-insensitively, followed by the
 // blank line: BODY[HEADER.FIELDS (...)] and BODY[HEADER.FIELDS.NOT (...)].
 func filterHeader(dst, h []byte, names []string, keep bool) []byte {
-	forEachField(h, func(name string, raw []byte) {
+	forEachField(h, func(name, raw []byte) {
 		in := false
 		for _, n := range names {
-			if strings.EqualFold(n, name) {
+			if equalFold(name, n) {
 				in = true
 				break
 			}
@@ -164,12 +163,13 @@ func filterHeader(dst, h []byte, names []string, keep bool) []byte {
 	return append(dst, '\r', '\n')
 }
 
-// forEachField calls fn with each field of a CRLF header (blank line
-// optional) and its raw lines, continuations included. A line that is
-// neither a field nor a continuation is passed with an empty name.
-func forEachField(h []byte, fn func(name string, raw []byte)) {
+// forEachField calls fn with the name and the raw lines (continuations
+// included) of each field of a CRLF header (blank line optional). A line
+// that is neither a field nor a continuation comes with an empty name.
+// The slices point into h.
+func forEachField(h []byte, fn func(name, raw []byte)) {
 	start := -1 // start of the current field in h
-	name := ""
+	var name []byte
 	pos := 0
 	flush := func(end int) {
 		if start >= 0 {
@@ -192,11 +192,53 @@ func forEachField(h []byte, fn func(name string, raw []byte)) {
 			continue
 		}
 		flush(pos)
-		start, name = pos, ""
+		start, name = pos, nil
 		if c := bytes.IndexByte(line, ':'); c > 0 {
-			name = string(bytes.TrimRight(line[:c], " \t"))
+			name = bytes.TrimRight(line[:c], " \t")
 		}
 		pos = end
 	}
 	flush(pos)
+}
+
+// equalFold compares an ASCII field name with a string, ignoring case.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		if lowerASCII(b[i]) != lowerASCII(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// containsFold reports whether hay contains needle (already lower case,
+// ASCII), ignoring the case of ASCII letters in hay.
+func containsFold(hay []byte, needle string) bool {
+	if len(needle) == 0 {
+		return true
+	}
+	first := needle[0]
+	for i := 0; i+len(needle) <= len(hay); i++ {
+		if lowerASCII(hay[i]) != first {
+			continue
+		}
+		j := 1
+		for j < len(needle) && lowerASCII(hay[i+j]) == needle[j] {
+			j++
+		}
+		if j == len(needle) {
+			return true
+		}
+	}
+	return false
 }

@@ -54,6 +54,18 @@ var cachedFields = map[string]bool{
 	"mime-version": true, "return-path": true,
 }
 
+// isCachedField reports whether a field name is in cachedFields.
+func isCachedField(name []byte) bool {
+	var buf [32]byte
+	if len(name) > len(buf) {
+		return false
+	}
+	for i, c := range name {
+		buf[i] = lowerASCII(c)
+	}
+	return cachedFields[string(buf[:len(name)])]
+}
+
 // fieldsCached reports whether every name is a cached field.
 func fieldsCached(names []string) bool {
 	for _, n := range names {
@@ -68,8 +80,8 @@ func fieldsCached(names []string) bool {
 // full is the whole message, its body structure).
 func parseInfo(header, full []byte) *msgInfo {
 	info := &msgInfo{}
-	forEachField(header, func(name string, raw []byte) {
-		if cachedFields[strings.ToLower(name)] {
+	forEachField(header, func(name, raw []byte) {
+		if isCachedField(name) {
 			info.fields = append(info.fields, raw...)
 		}
 	})

@@ -18,6 +18,7 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 	sel := s.sel
 	sr := &searcher{s: s, sel: sel, msgs: sel.msgs(), lower: map[string]string{}}
 	sr.ld.f = sel.ref.f
+	sr.needEnv = usesDate(criteria)
 	if usesCache(criteria) {
 		sel.ref.f.CacheRefresh()
 	}
@@ -79,6 +80,24 @@ func usesCache(c *imap.SearchCriteria) bool {
 	return false
 }
 
+// usesDate reports whether criteria look at the Date header.
+func usesDate(c *imap.SearchCriteria) bool {
+	if !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
+		return true
+	}
+	for i := range c.Not {
+		if usesDate(&c.Not[i]) {
+			return true
+		}
+	}
+	for i := range c.Or {
+		if usesDate(&c.Or[i][0]) || usesDate(&c.Or[i][1]) {
+			return true
+		}
+	}
+	return false
+}
+
 type searcher struct {
 	s       *session
 	sel     *selected
@@ -86,6 +105,7 @@ type searcher struct {
 	cur     msgState
 	ld      loader
 	lower   map[string]string // search strings, lower-cased once
+	needEnv bool              // SENTBEFORE and the like: decode envelopes
 	newRecs []maildir.CacheRecord
 }
 
@@ -256,7 +276,7 @@ func (sr *searcher) info() *msgInfo {
 	if st.info != nil {
 		return st.info
 	}
-	sr.sel.ref.f.CacheLookup(*st.m, func(b []byte) { st.info, _ = decodeInfo(b, true, false) })
+	sr.sel.ref.f.CacheLookup(*st.m, func(b []byte) { st.info, _ = decodeInfo(b, sr.needEnv, false) })
 	if st.info == nil {
 		hdr, err := sr.ld.header()
 		if err != nil {
@@ -286,17 +306,34 @@ func (sr *searcher) headerMatch(key, value string) bool {
 	}
 	needle := sr.low(value)
 	found := false
-	forEachField(h, func(name string, raw []byte) {
-		if found || !strings.EqualFold(name, key) {
+	forEachField(h, func(name, raw []byte) {
+		if found || !equalFold(name, key) {
 			return
 		}
-		if needle == "" {
-			found = true
-			return
-		}
-		found = strings.Contains(strings.ToLower(decodeFieldValue(raw)), needle)
+		found = needle == "" || fieldContains(raw, needle)
 	})
 	return found
+}
+
+// fieldContains reports whether the decoded value of a raw header field
+// contains needle (lower case). Plain ASCII values on one line — almost
+// all — are searched in place.
+func fieldContains(raw []byte, needle string) bool {
+	_, v, _ := bytes.Cut(raw, []byte(":"))
+	v = bytes.TrimSuffix(v, []byte("\r\n"))
+	if isASCII(needle) && !bytes.Contains(v, []byte("=?")) && !bytes.Contains(v, []byte("\r\n")) {
+		return containsFold(v, needle)
+	}
+	return strings.Contains(strings.ToLower(decodeFieldValue(raw)), needle)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // decodeFieldValue returns the unfolded, RFC 2047-decoded value of a raw
@@ -310,9 +347,9 @@ func decodeFieldValue(raw []byte) string {
 	return s
 }
 
-func unfold(s string) string {
-	return strings.NewReplacer("\r\n ", " ", "\r\n\t", " ", "\r\n", "").Replace(s)
-}
+var unfolder = strings.NewReplacer("\r\n ", " ", "\r\n\t", " ", "\r\n", "")
+
+func unfold(s string) string { return unfolder.Replace(s) }
 
 // headerText is the whole header, decoded and lower-cased, for TEXT.
 func (sr *searcher) headerText() []byte {
@@ -326,8 +363,8 @@ func (sr *searcher) headerText() []byte {
 		return nil
 	}
 	var b strings.Builder
-	forEachField(h, func(name string, raw []byte) {
-		b.WriteString(name)
+	forEachField(h, func(name, raw []byte) {
+		b.Write(name)
 		b.WriteString(": ")
 		b.WriteString(decodeFieldValue(raw))
 		b.WriteByte('\n')

@@ -113,15 +113,24 @@ type dirStamp struct {
 	at    time.Time
 }
 
-// settled reports whether the stamp was taken more than a second after the
-// last change it shows: only then does an unchanged stamp prove that
-// nothing changed (timestamps are coarse).
+// settled reports whether the stamp was taken long enough after the last
+// change it shows that an unchanged stamp proves nothing changed: a change
+// within the same timestamp tick leaves the mtime as it was. On a file
+// system with whole-second timestamps that takes a second; where they
+// carry nanoseconds (ext4, XFS, btrfs, tmpfs) the kernel's clock tick is a
+// few milliseconds, and 50 ms is plenty.
 func (d dirStamp) settled() bool {
 	var latest int64
+	fine := false
 	for _, f := range d.files {
 		latest = max(latest, f.mtime)
+		fine = fine || f.mtime%int64(time.Second) != 0
 	}
-	return d.at.UnixNano()-latest >= int64(time.Second)
+	window := time.Second
+	if fine {
+		window = 50 * time.Millisecond
+	}
+	return d.at.UnixNano()-latest >= int64(window)
 }
 
 func (f *Folder) takeStamp() (dirStamp, error) {

@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"slices"
+	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // FlagUpdate sets the flags of one message.
@@ -54,6 +58,8 @@ func (f *Folder) StoreFlags(ctx context.Context, ups []FlagUpdate) error {
 				return err
 			}
 		}
+		rn := newDirRenamer(f)
+		defer rn.close()
 		for i, up := range ups {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -68,7 +74,7 @@ func (f *Folder) StoreFlags(ctx context.Context, ups []FlagUpdate) error {
 			if to == e.name {
 				continue
 			}
-			if err := f.renameMessage(e, to); err != nil {
+			if err := f.renameMessage(rn, e, to); err != nil {
 				if errors.Is(err, ErrNoMessage) {
 					missing++
 					continue
@@ -87,20 +93,78 @@ func (f *Folder) StoreFlags(ctx context.Context, ups []FlagUpdate) error {
 
 // renameMessage renames e's file to to (relative to the folder), finding
 // it by key if another program renamed it first.
-func (f *Folder) renameMessage(e *entry, to string) error {
-	err := f.u.root.Rename(path.Join(f.dir, e.name), path.Join(f.dir, to))
+func (f *Folder) renameMessage(rn *dirRenamer, e *entry, to string) error {
+	err := rn.rename(e.name, to)
 	if errors.Is(err, fs.ErrNotExist) {
 		name, ok := f.findKey(e.key)
 		if !ok {
 			return fmt.Errorf("%w: %s", ErrNoMessage, e.key)
 		}
-		err = f.u.root.Rename(path.Join(f.dir, name), path.Join(f.dir, to))
+		err = rn.rename(name, to)
 	}
 	if err != nil {
 		return fmt.Errorf("maildir: rename %s in %s: %w", e.key, f.name, err)
 	}
 	e.name = to
 	return nil
+}
+
+// dirRenamer renames message files within one folder through descriptors
+// of its new/ and cur/, opened once: a STORE over 10,000 messages is then
+// 10,000 renameat(2) calls, where os.Root would open, stat and close the
+// directories for each. Names are single path components (checked), so
+// nothing can lead outside the directories.
+type dirRenamer struct {
+	f    *Folder
+	dirs map[string]*os.File
+}
+
+func newDirRenamer(f *Folder) *dirRenamer { return &dirRenamer{f: f, dirs: map[string]*os.File{}} }
+
+func (r *dirRenamer) dir(sub string) (*os.File, error) {
+	if d := r.dirs[sub]; d != nil {
+		return d, nil
+	}
+	d, err := r.f.u.root.Open(path.Join(r.f.dir, sub))
+	if err != nil {
+		return nil, err
+	}
+	r.dirs[sub] = d
+	return d, nil
+}
+
+// rename renames from to to, both "new/NAME" or "cur/NAME".
+func (r *dirRenamer) rename(from, to string) error {
+	fs, fb, ok1 := strings.Cut(from, "/")
+	ts, tb, ok2 := strings.Cut(to, "/")
+	if !ok1 || !ok2 || !validSub(fs) || !validSub(ts) || !validBase(fb) || !validBase(tb) {
+		// Not a plain message name: the careful way.
+		return r.f.u.root.Rename(path.Join(r.f.dir, from), path.Join(r.f.dir, to))
+	}
+	fd, err := r.dir(fs)
+	if err != nil {
+		return err
+	}
+	td, err := r.dir(ts)
+	if err != nil {
+		return err
+	}
+	if err := unix.Renameat(int(fd.Fd()), fb, int(td.Fd()), tb); err != nil {
+		return &os.LinkError{Op: "renameat", Old: from, New: to, Err: err}
+	}
+	return nil
+}
+
+func (r *dirRenamer) close() {
+	for _, d := range r.dirs {
+		d.Close()
+	}
+}
+
+func validSub(s string) bool { return s == "cur" || s == "new" }
+
+func validBase(s string) bool {
+	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, "/\x00")
 }
 
 // Append stores a message in the folder with flags and keywords (IMAP

@@ -18,7 +18,7 @@ func TestSnapshotSharesMessages(t *testing.T) {
 	deliver(t, u, "Subject: a\n\nx\n", DeliverOptions{})
 	f := mustFolder(t, u, Inbox)
 	s1 := mustSync(t, f)
-	time.Sleep(1100 * time.Millisecond) // let the stamp settle so the next Sync skips the scan
+	time.Sleep(100 * time.Millisecond) // let the stamp settle so the next Sync skips the scan
 	s2, err := f.SyncWith(context.Background(), SyncOptions{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
@@ -242,5 +242,29 @@ func TestSubscriptions(t *testing.T) {
 	}
 	if err := u.SetSubscribed(ctx, "../x", true); err == nil {
 		t.Fatal("subscribed to an invalid name")
+	}
+}
+
+// TestSettleWindow: whole-second timestamps need a second of quiet before
+// an unchanged stamp proves anything; nanosecond ones 50 ms.
+func TestSettleWindow(t *testing.T) {
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		mtime time.Time
+		after time.Duration
+		want  bool
+	}{
+		{base, 500 * time.Millisecond, false},
+		{base, 1100 * time.Millisecond, true},
+		{base.Add(123456789), 30 * time.Millisecond, false},
+		{base.Add(123456789), 60 * time.Millisecond, true},
+	}
+	for _, tt := range tests {
+		d := dirStamp{at: tt.mtime.Add(tt.after)}
+		d.files[0].mtime = tt.mtime.UnixNano()
+		d.files[1].mtime = tt.mtime.Add(-time.Hour).UnixNano()
+		if got := d.settled(); got != tt.want {
+			t.Errorf("mtime %v, looked %v later: settled %v, want %v", tt.mtime, tt.after, got, tt.want)
+		}
 	}
 }
