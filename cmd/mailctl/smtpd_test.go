@@ -24,7 +24,7 @@ import (
 
 // newSMTPTestEnv is a test installation with a self-signed certificate
 // for localhost; it returns the env and a client config trusting it.
-func newSMTPTestEnv(t *testing.T, extra string) (*testEnv, *tls.Config) {
+func newSMTPTestEnv(t testing.TB, extra string) (*testEnv, *tls.Config) {
 	t.Helper()
 	tdir := t.TempDir()
 	cert, key := filepath.Join(tdir, "cert.pem"), filepath.Join(tdir, "key.pem")

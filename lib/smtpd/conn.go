@@ -205,11 +205,11 @@ func (c *conn) Read(p []byte) (int, error) {
 				c.out = line
 			}
 		case modeData, modeChunk:
-			chunk, err := c.readContent(len(p))
+			n, err := c.readContent(p)
 			if err != nil {
 				return c.fail(err)
 			}
-			c.out = chunk
+			return n, nil
 		}
 		n := copy(p, c.out)
 		c.out = c.out[n:]
@@ -268,15 +268,15 @@ func (c *conn) readLine() ([]byte, error) {
 	return nil, err
 }
 
-// readContent returns checked DATA or BDAT content, at most max bytes, and
-// never beyond the end of the message or chunk.
-func (c *conn) readContent(limit int) ([]byte, error) {
+// readContent reads checked DATA or BDAT content into p, never beyond the
+// end of the message or chunk.
+func (c *conn) readContent(p []byte) (int, error) {
 	if err := c.fill(); err != nil {
-		return nil, err
+		return 0, err
 	}
 	avail, _ := c.br.Peek(c.br.Buffered())
-	if len(avail) > limit {
-		avail = avail[:limit]
+	if len(avail) > len(p) {
+		avail = avail[:len(p)]
 	}
 	if c.mode == modeChunk && int64(len(avail)) > c.chunkLeft {
 		avail = avail[:c.chunkLeft]
@@ -289,9 +289,9 @@ func (c *conn) readContent(limit int) ([]byte, error) {
 		c.mu.Lock()
 		c.closeAfter, c.drain = true, true
 		c.mu.Unlock()
-		return nil, err
+		return 0, err
 	}
-	out := bytes.Clone(avail[:n])
+	copy(p, avail[:n])
 	c.br.Discard(n)
 	switch c.mode {
 	case modeData:
@@ -309,7 +309,7 @@ func (c *conn) readContent(limit int) ([]byte, error) {
 			}
 		}
 	}
-	return out, nil
+	return n, nil
 }
 
 func (c *conn) setDataReply() {

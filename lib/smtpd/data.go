@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,35 +26,42 @@ type Queue interface {
 // Data receives a message (DATA or BDAT), checks it, and delivers or
 // queues it for every recipient before it answers 250.
 func (s *session) Data(r io.Reader) error {
-	msg, err := io.ReadAll(r)
-	if err != nil {
-		return s.readError(err)
+	t := s.snapshot()
+	// Our Received: header goes on top; the message is read right after
+	// it, into one buffer sized for the announced SIZE.
+	id := newID()
+	buf := bytes.NewBuffer(make([]byte, 0, min(max(t.mail.Size, 16<<10), 1<<20)+1024))
+	buf.Write(s.received(&t, id))
+	top := buf.Len()
+	if _, err := buf.ReadFrom(r); err != nil {
+		return s.readError(&t, err)
 	}
+	full, msg := buf.Bytes(), buf.Bytes()[top:]
 	h := scanHeader(msg)
 	if h.received+1 > deliver.MaxReceived { // +1: ours
-		s.log.Warn("mail loop refused", "from", s.from.String(), "received", h.received)
+		s.log.Warn("mail loop refused", "from", t.from.String(), "received", h.received)
 		return replyErr(554, smtp.EnhancedCode{5, 4, 6}, fmt.Sprintf("Too many Received: headers (%d): mail loop", h.received))
 	}
-	id := newID()
-	var top bytes.Buffer
-	top.Write(s.received(id))
 	if s.srv.opts.Mode == Submission {
 		if err := s.checkFrom(h); err != nil {
 			return err
 		}
 		// RFC 6409 §8.2 and §8.3: the MSA may add what the client left out.
+		var add bytes.Buffer
 		if !h.date {
-			fmt.Fprintf(&top, "Date: %s\r\n", time.Now().Format(time.RFC1123Z))
+			fmt.Fprintf(&add, "Date: %s\r\n", time.Now().Format(time.RFC1123Z))
 		}
 		if !h.messageID {
-			fmt.Fprintf(&top, "Message-ID: <%s.%s@%s>\r\n", id, newID(), s.srv.opts.Hostname)
+			fmt.Fprintf(&add, "Message-ID: <%s.%s@%s>\r\n", id, newID(), s.srv.opts.Hostname)
+		}
+		if add.Len() > 0 {
+			full = slices.Concat(full[:top], add.Bytes(), msg)
 		}
 	}
-	full := append(top.Bytes(), msg...)
 
 	ctx, cancel := context.WithTimeout(context.Background(), s.srv.opts.Limits.CommandTimeout)
 	defer cancel()
-	v, err := s.scan(ctx, full)
+	v, err := s.scan(ctx, &t, full)
 	if err != nil {
 		return err
 	}
@@ -66,17 +74,17 @@ func (s *session) Data(r io.Reader) error {
 		}
 		full = append(hb.Bytes(), full...)
 	}
-	if err := s.deliver(ctx, id, full, v.Action == Spam); err != nil {
+	if err := s.deliver(ctx, &t, id, full, v.Action == Spam); err != nil {
 		return err
 	}
 	s.sent++
-	rcpts := make([]string, len(s.rcpts))
-	for i, r := range s.rcpts {
+	rcpts := make([]string, len(t.rcpts))
+	for i, r := range t.rcpts {
 		rcpts[i] = r.addr.String()
 	}
-	s.log.Info("accepted", "id", id, "from", s.from.String(), "to", strings.Join(rcpts, ","), "size", len(full), "tls", s.c.TLS() != nil)
+	s.log.Info("accepted", "id", id, "from", t.from.String(), "to", strings.Join(rcpts, ","), "size", len(full), "tls", s.c.TLS() != nil)
 	if s.user != nil && s.srv.opts.SendLimits != nil {
-		if err := s.srv.opts.SendLimits.Record(ctx, s.user.Address, 1, len(s.rcpts)); err != nil {
+		if err := s.srv.opts.SendLimits.Record(ctx, s.user.Address, 1, len(t.rcpts)); err != nil {
 			s.log.Error("sending limits: cannot record", "err", err)
 		}
 	}
@@ -86,11 +94,11 @@ func (s *session) Data(r io.Reader) error {
 }
 
 // readError is the reply when the content could not be read.
-func (s *session) readError(err error) error {
+func (s *session) readError(t *txn, err error) error {
 	var se *smtp.SMTPError
 	switch {
 	case errors.As(err, &se): // refused content (bare CR/LF), too large
-		s.log.Warn("message refused", "from", s.from.String(), "reply", se.Error())
+		s.log.Warn("message refused", "from", t.from.String(), "reply", se.Error())
 		return se
 	case errors.Is(err, smtp.ErrTooLongLine):
 		return replyErr(500, smtp.EnhancedCode{5, 5, 2}, "Line too long")
@@ -102,7 +110,7 @@ func (s *session) readError(err error) error {
 }
 
 // received renders this hop's Received: header.
-func (s *session) received(id string) []byte {
+func (s *session) received(t *txn, id string) []byte {
 	_, esmtp := s.c.Greeted()
 	ri := receivedInfo{
 		helo:     s.gc.Hostname(),
@@ -110,13 +118,13 @@ func (s *session) received(id string) []byte {
 		host:     s.srv.opts.Hostname,
 		id:       id,
 		esmtp:    esmtp,
-		utf8:     s.mail.UTF8,
+		utf8:     t.mail.UTF8,
 		authed:   s.user != nil,
 		tls:      s.c.TLS(),
 		received: time.Now(),
 	}
-	if len(s.rcpts) == 1 {
-		ri.rcpt = s.rcpts[0].addr
+	if len(t.rcpts) == 1 {
+		ri.rcpt = t.rcpts[0].addr
 	}
 	return ri.format()
 }
@@ -146,13 +154,13 @@ func (s *session) checkFrom(h header) error {
 }
 
 // scan asks the Scanner, if any, about the message.
-func (s *session) scan(ctx context.Context, msg []byte) (Verdict, error) {
+func (s *session) scan(ctx context.Context, t *txn, msg []byte) (Verdict, error) {
 	sc := s.srv.opts.Scanner
 	if sc == nil {
 		return Verdict{}, nil
 	}
-	env := Envelope{Sender: s.from, RemoteIP: s.remote, Helo: s.gc.Hostname(), TLS: s.c.TLS() != nil}
-	for _, r := range s.rcpts {
+	env := Envelope{Sender: t.from, RemoteIP: s.remote, Helo: s.gc.Hostname(), TLS: s.c.TLS() != nil}
+	for _, r := range t.rcpts {
 		env.Recipients = append(env.Recipients, r.addr)
 	}
 	if s.user != nil {
@@ -169,7 +177,7 @@ func (s *session) scan(ctx context.Context, msg []byte) (Verdict, error) {
 	}
 	switch {
 	case v.Action == Reject, v.Action == Spam && s.srv.opts.Mode == Submission:
-		s.log.Info("message rejected by the scanner", "from", s.from.String(), "reason", v.Reason)
+		s.log.Info("message rejected by the scanner", "from", t.from.String(), "reason", v.Reason)
 		return v, replyErr(550, smtp.EnhancedCode{5, 7, 1}, reason)
 	case v.Action == TempFail:
 		return v, replyErr(451, smtp.EnhancedCode{4, 7, 1}, reason)
@@ -184,10 +192,10 @@ func (s *session) scan(ctx context.Context, msg []byte) (Verdict, error) {
 // failed local delivery is queued for retry, and the answer is still 250 —
 // unless nothing at all was delivered and every failure is permanent, when
 // the sender hears it now.
-func (s *session) deliver(ctx context.Context, id string, msg []byte, spam bool) error {
+func (s *session) deliver(ctx context.Context, t *txn, id string, msg []byte, spam bool) error {
 	var local []addr.Address
 	var queue []spool.Recipient
-	for _, r := range s.rcpts {
+	for _, r := range t.rcpts {
 		if r.remote {
 			queue = append(queue, spool.Recipient{Address: r.addr})
 		} else {
@@ -200,7 +208,7 @@ func (s *session) deliver(ctx context.Context, id string, msg []byte, spam bool)
 	var perm *deliver.Error
 	delivered, temporary := 0, 0
 	if len(local) > 0 {
-		env := deliver.Envelope{Sender: s.from, Recipients: local}
+		env := deliver.Envelope{Sender: t.from, Recipients: local}
 		for _, res := range s.srv.opts.Deliverer.Deliver(ctx, env, bytes.NewReader(msg), 0) {
 			switch {
 			case res.Err == nil:
@@ -227,12 +235,12 @@ func (s *session) deliver(ctx context.Context, id string, msg []byte, spam bool)
 		return replyErr(451, smtp.EnhancedCode{4, 3, 0}, "Temporary local problem, try again later")
 	}
 	env := spool.Envelope{
-		From:       s.from,
+		From:       t.from,
 		Recipients: queue,
 		Received:   time.Now(),
 		Origin:     s.srv.opts.Mode.String(),
-		SMTPUTF8:   s.mail.UTF8,
-		EightBit:   s.mail.Body == smtp.Body8BitMIME,
+		SMTPUTF8:   t.mail.UTF8,
+		EightBit:   t.mail.Body == smtp.Body8BitMIME,
 	}
 	if s.user != nil {
 		env.AuthUser = s.user.Address.String()

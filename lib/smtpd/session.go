@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
+	"sync"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -63,10 +65,32 @@ type session struct {
 	user   *userdb.User // after AUTH (Submission)
 	sent   int          // messages accepted on this connection
 
-	// The transaction.
+	// The transaction. With BDAT, go-smtp runs Data on a goroutine of its
+	// own and may call Reset meanwhile (RSET, an aborted chunk): changes
+	// happen under mu, and Data works on a copy (see snapshot).
+	mu sync.Mutex
+	tx txn
+}
+
+type txn struct {
 	from  addr.Address
 	mail  smtp.MailOptions
 	rcpts []recipient
+}
+
+// snapshot copies the transaction for Data.
+func (s *session) snapshot() txn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tx
+	t.rcpts = slices.Clone(t.rcpts)
+	return t
+}
+
+func (s *session) setTx(fn func(*txn)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fn(&s.tx)
 }
 
 type recipient struct {
@@ -74,9 +98,7 @@ type recipient struct {
 	remote bool // not in a local domain: queued for SMTP delivery (Submission only)
 }
 
-func (s *session) Reset() {
-	s.from, s.mail, s.rcpts = addr.Address{}, smtp.MailOptions{}, nil
-}
+func (s *session) Reset() { s.setTx(func(t *txn) { *t = txn{} }) }
 
 func (s *session) Logout() error { return nil }
 
@@ -118,19 +140,19 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 			return err
 		}
 	}
-	s.from, s.mail, s.rcpts = sender, *opts, nil
+	s.setTx(func(t *txn) { *t = txn{from: sender, mail: *opts} })
 	return nil
 }
 
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	if !s.mail.UTF8 && !isASCII(to) {
+	if !s.tx.mail.UTF8 && !isASCII(to) {
 		return errNeedUTF8
 	}
 	a, err := parseMailbox(to)
 	if err != nil {
 		return replyErr(553, smtp.EnhancedCode{5, 1, 3}, "Bad recipient address syntax")
 	}
-	for _, r := range s.rcpts {
+	for _, r := range s.tx.rcpts {
 		if r.addr == a {
 			return nil // said twice: once is enough
 		}
@@ -142,26 +164,26 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	}
 	if !local {
 		if s.user == nil {
-			s.log.Info("relaying denied", "from", s.from.String(), "to", a.String())
+			s.log.Info("relaying denied", "from", s.tx.from.String(), "to", a.String())
 			return errRelay
 		}
-		if err := s.checkRate(0, len(s.rcpts)+1); err != nil {
+		if err := s.checkRate(0, len(s.tx.rcpts)+1); err != nil {
 			return err
 		}
-		s.rcpts = append(s.rcpts, recipient{addr: a, remote: true})
+		s.setTx(func(t *txn) { t.rcpts = append(t.rcpts, recipient{addr: a, remote: true}) })
 		return nil
 	}
-	a, rerr := s.srv.checkLocal(context.Background(), a, s.mail.Size)
+	a, rerr := s.srv.checkLocal(context.Background(), a, s.tx.mail.Size)
 	if rerr != nil {
-		s.log.Info("recipient refused", "from", s.from.String(), "to", a.String(), "reply", rerr.Code)
+		s.log.Info("recipient refused", "from", s.tx.from.String(), "to", a.String(), "reply", rerr.Code)
 		return rerr
 	}
 	if s.user != nil {
-		if err := s.checkRate(0, len(s.rcpts)+1); err != nil {
+		if err := s.checkRate(0, len(s.tx.rcpts)+1); err != nil {
 			return err
 		}
 	}
-	s.rcpts = append(s.rcpts, recipient{addr: a})
+	s.setTx(func(t *txn) { t.rcpts = append(t.rcpts, recipient{addr: a}) })
 	return nil
 }
 
