@@ -48,9 +48,25 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 	if f.infoFromCache {
 		sel.ref.f.CacheRefresh()
 	}
+	msgs := sel.msgs()
+	if options.RFC822Size || options.InternalDate {
+		var unknown []uint32
+		for _, i := range idx {
+			if m := &msgs[i]; m.CRLFSize < 0 || m.InternalDate.IsZero() {
+				unknown = append(unknown, m.UID)
+			}
+		}
+		if len(unknown) > 0 {
+			ctx, cancel := s.ctx()
+			f.learnt, err = sel.ref.f.Learn(ctx, unknown)
+			cancel()
+			if err != nil {
+				return s.mailboxError("fetch", err)
+			}
+		}
+	}
 	end := s.conn.batch()
 	defer end()
-	msgs := sel.msgs()
 	for _, i := range idx {
 		if err := f.one(w, uint32(i+1), &msgs[i]); err != nil {
 			return err
@@ -99,6 +115,7 @@ type fetcher struct {
 	opts          *imap.FetchOptions
 	rev2          bool
 	marked        map[uint32]bool
+	learnt        map[uint32]maildir.CacheEntry // sizes and dates not in the view
 	infoFromCache bool
 	ld            loader
 	newRecs       []maildir.CacheRecord
@@ -122,13 +139,20 @@ func (f *fetcher) one(w *imapserver.FetchWriter, seq uint32, m *maildir.Message)
 	if o.RFC822Size {
 		size := m.CRLFSize
 		if size < 0 {
+			size = f.learnt[m.UID].CRLFSize
+		}
+		if size < 0 {
 			b, _ := f.ld.message()
 			size = int64(len(b))
 		}
 		rw.WriteRFC822Size(size)
 	}
 	if o.InternalDate {
-		rw.WriteInternalDate(m.InternalDate)
+		d := m.InternalDate
+		if d.IsZero() {
+			d = f.learnt[m.UID].InternalDate
+		}
+		rw.WriteInternalDate(d)
 	}
 	var info *msgInfo
 	if f.infoFromCache {

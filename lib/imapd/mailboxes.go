@@ -223,11 +223,17 @@ func (s *session) status(name string, options *imap.StatusOptions) (*imap.Status
 	defer s.srv.reg.releaseFolder(fr)
 	ctx, cancel := s.ctx()
 	defer cancel()
-	snap, err := fr.f.SyncWith(ctx, maildir.SyncOptions{ReadOnly: true})
+	snap, err := fr.f.SyncWith(ctx, maildir.SyncOptions{ReadOnly: true, Lazy: true})
 	if err != nil {
 		return nil, s.mailboxError("status", err)
 	}
 	data := &imap.StatusData{Mailbox: fr.name, UIDNext: imap.UID(snap.UIDNext), UIDValidity: snap.UIDValidity}
+	var learnt map[uint32]maildir.CacheEntry
+	if options.Size {
+		if learnt, err = fr.f.Learn(ctx, unknownSizes(snap.Messages)); err != nil {
+			return nil, s.mailboxError("status", err)
+		}
+	}
 	var unseen, deleted, recent uint32
 	var size int64
 	for i := range snap.Messages {
@@ -241,7 +247,11 @@ func (s *session) status(name string, options *imap.StatusOptions) (*imap.Status
 		if m.UID >= snap.FirstRecent {
 			recent++
 		}
-		size += max(m.CRLFSize, 0)
+		if m.CRLFSize >= 0 {
+			size += m.CRLFSize
+		} else {
+			size += max(learnt[m.UID].CRLFSize, 0)
+		}
 	}
 	n := uint32(len(snap.Messages))
 	if options.NumMessages {
@@ -295,4 +305,16 @@ func flagStrings(flags []imap.Flag) []string {
 		out[i] = string(f)
 	}
 	return out
+}
+
+// unknownSizes lists the UIDs whose size or date a lazy sync left
+// unknown.
+func unknownSizes(msgs []maildir.Message) []uint32 {
+	var uids []uint32
+	for i := range msgs {
+		if msgs[i].CRLFSize < 0 || msgs[i].InternalDate.IsZero() {
+			uids = append(uids, msgs[i].UID)
+		}
+	}
+	return uids
 }

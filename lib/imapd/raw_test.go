@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -192,5 +195,31 @@ func TestBadInput(t *testing.T) {
 	rc.login()
 	if _, st := rc.cmd("SELECT INBOX"); !strings.HasPrefix(st, "OK") {
 		t.Fatalf("SELECT on a fresh connection: %s", st)
+	}
+}
+
+// TestForeignFiles: messages another program put in the Maildir (no S= or
+// W= in the name) get their sizes and dates when asked for.
+func TestForeignFiles(t *testing.T) {
+	ts := newTestServer(t)
+	msg := "Subject: foreign\n\nline one\nline two\n"
+	p := filepath.Join(ts.dir, "mail", "example.org", "bob", "cur", "1620000000.foreign.host:2,")
+	if err := os.WriteFile(p, []byte(msg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mtime := time.Date(2021, 5, 6, 7, 8, 9, 0, time.UTC)
+	os.Chtimes(p, mtime, mtime)
+	rc := dialRaw(t, ts.addr)
+	rc.login()
+	rc.cmd("SELECT INBOX")
+	want := fmt.Sprintf(`* 1 FETCH (RFC822.SIZE %d INTERNALDATE "%s")`, len(msg)+4, mtime.In(time.Local).Format("_2-Jan-2006 15:04:05 -0700"))
+	if un, _ := rc.cmd("FETCH 1 (RFC822.SIZE INTERNALDATE)"); len(un) != 1 || un[0] != want {
+		t.Errorf("FETCH: %v, want %s", un, want)
+	}
+	if un, _ := rc.cmd("SEARCH LARGER %d SMALLER %d", len(msg)+3, len(msg)+5); !slices.Contains(un, "* SEARCH 1") {
+		t.Errorf("SEARCH LARGER/SMALLER: %v", un)
+	}
+	if un, _ := rc.cmd("STATUS INBOX (SIZE)"); !slices.Contains(un, fmt.Sprintf("* STATUS INBOX (SIZE %d)", len(msg)+4)) {
+		t.Errorf("STATUS SIZE: %v", un)
 	}
 }

@@ -19,6 +19,17 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 	sr := &searcher{s: s, sel: sel, msgs: sel.msgs(), lower: map[string]string{}}
 	sr.ld.f = sel.ref.f
 	sr.needEnv = usesDate(criteria)
+	if usesSizeOrDate(criteria) {
+		if uids := unknownSizes(sr.msgs); len(uids) > 0 {
+			ctx, cancel := s.ctx()
+			learnt, err := sel.ref.f.Learn(ctx, uids)
+			cancel()
+			if err != nil {
+				return nil, s.mailboxError("search", err)
+			}
+			sr.learnt = learnt
+		}
+	}
 	if usesCache(criteria) {
 		sel.ref.f.CacheRefresh()
 	}
@@ -80,6 +91,24 @@ func usesCache(c *imap.SearchCriteria) bool {
 	return false
 }
 
+// usesSizeOrDate reports whether criteria look at sizes or internal dates.
+func usesSizeOrDate(c *imap.SearchCriteria) bool {
+	if c.Larger > 0 || c.Smaller > 0 || !c.Since.IsZero() || !c.Before.IsZero() {
+		return true
+	}
+	for i := range c.Not {
+		if usesSizeOrDate(&c.Not[i]) {
+			return true
+		}
+	}
+	for i := range c.Or {
+		if usesSizeOrDate(&c.Or[i][0]) || usesSizeOrDate(&c.Or[i][1]) {
+			return true
+		}
+	}
+	return false
+}
+
 // usesDate reports whether criteria look at the Date header.
 func usesDate(c *imap.SearchCriteria) bool {
 	if !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
@@ -106,6 +135,7 @@ type searcher struct {
 	ld      loader
 	lower   map[string]string // search strings, lower-cased once
 	needEnv bool              // SENTBEFORE and the like: decode envelopes
+	learnt  map[uint32]maildir.CacheEntry
 	newRecs []maildir.CacheRecord
 }
 
@@ -155,14 +185,18 @@ func (sr *searcher) match(c *imap.SearchCriteria) bool {
 			return false
 		}
 	}
-	if c.Larger > 0 && m.CRLFSize <= c.Larger {
+	size, date := m.CRLFSize, m.InternalDate
+	if l, ok := sr.learnt[m.UID]; ok {
+		size, date = l.CRLFSize, l.InternalDate
+	}
+	if c.Larger > 0 && size <= c.Larger {
 		return false
 	}
-	if c.Smaller > 0 && m.CRLFSize >= c.Smaller {
+	if c.Smaller > 0 && size >= c.Smaller {
 		return false
 	}
 	if !c.Since.IsZero() || !c.Before.IsZero() {
-		d := dateOnly(m.InternalDate.In(time.Local))
+		d := dateOnly(date.In(time.Local))
 		if (!c.Since.IsZero() && d.Before(dateOnly(c.Since))) || (!c.Before.IsZero() && !d.Before(dateOnly(c.Before))) {
 			return false
 		}

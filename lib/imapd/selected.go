@@ -60,7 +60,7 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	snap, err := fr.f.SyncWith(ctx, maildir.SyncOptions{ReadOnly: options.ReadOnly})
+	snap, err := fr.f.SyncWith(ctx, maildir.SyncOptions{ReadOnly: options.ReadOnly, Lazy: true})
 	if err != nil {
 		s.srv.reg.releaseFolder(fr)
 		return nil, s.mailboxError("select", err)
@@ -130,7 +130,7 @@ func (s *session) unselect() {
 func (s *session) sync() (*maildir.Snapshot, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	snap, err := s.sel.ref.f.SyncWith(ctx, maildir.SyncOptions{ReadOnly: s.sel.readOnly})
+	snap, err := s.sel.ref.f.SyncWith(ctx, maildir.SyncOptions{ReadOnly: s.sel.readOnly, Lazy: true})
 	if err != nil {
 		return nil, err
 	}

@@ -37,6 +37,7 @@ type Folder struct {
 	stamp   dirStamp // what new/, cur/ and the list looked like at the last scan
 	stamped bool
 	stampRO bool      // the last scan was read-only (claimed nothing, moved nothing)
+	partial bool      // a lazy scan left sizes or dates unknown
 	last    *Snapshot // built from msgs; nil when msgs changed since
 }
 
@@ -80,6 +81,12 @@ type SyncOptions struct {
 	// ReadOnly leaves new/ alone and claims no \Recent message: for
 	// EXAMINE, STATUS and POP3. UIDs are still assigned.
 	ReadOnly bool
+	// Lazy reads and stats no message file: sizes and dates that neither
+	// the file name (S=, W=) nor the cache tell stay unknown
+	// (Message.Size or CRLFSize -1, InternalDate zero) until Learn. A
+	// folder of 10,000 foreign files (no W=) then opens without reading
+	// 10,000 files.
+	Lazy bool
 }
 
 // Name returns the folder's IMAP name.
@@ -165,7 +172,7 @@ func (f *Folder) SyncWith(ctx context.Context, o SyncOptions) (*Snapshot, error)
 	if err != nil {
 		return nil, err
 	}
-	if f.stamped && stamp.files == f.stamp.files && f.stamp.settled() && (o.ReadOnly || !f.stampRO) {
+	if f.stamped && stamp.files == f.stamp.files && f.stamp.settled() && (o.ReadOnly || !f.stampRO) && (o.Lazy || !f.partial) {
 		first := f.list.next // nothing new to claim
 		if o.ReadOnly {
 			first = f.list.recent
@@ -197,7 +204,7 @@ func (f *Folder) SyncWith(ctx context.Context, o SyncOptions) (*Snapshot, error)
 	if !o.ReadOnly {
 		f.moveNewToCur(found)
 	}
-	changed := f.rebuild(found)
+	changed := f.rebuild(found, o.Lazy)
 	if err := f.compactList(); err != nil {
 		return nil, err
 	}
@@ -305,21 +312,28 @@ func (f *Folder) moveNewToCur(found map[string]string) {
 }
 
 // rebuild makes f.msgs match the UID list and the scan, learning sizes and
-// dates of messages seen for the first time (cache, else stat). It
-// reports whether any message came, went, or changed its file name.
-func (f *Folder) rebuild(found map[string]string) (changed bool) {
+// dates of messages seen for the first time (cache, else stat, unless
+// lazy). It reports whether any message came, went, or changed its file
+// name.
+func (f *Folder) rebuild(found map[string]string, lazy bool) (changed bool) {
 	msgs := make(map[uint32]*entry, len(f.list.byUID))
 	changed = len(f.msgs) != len(f.list.byUID)
+	f.partial = false
 	for uid, key := range f.list.byUID {
 		name := found[key]
 		e := f.msgs[uid]
 		if e == nil || e.key != key {
-			e = f.learn(uid, key, name)
+			e = f.learn(uid, key, name, lazy)
+			changed = true
+		} else if !lazy && !e.known() {
+			ne := f.learn(uid, key, name, false)
+			e.size, e.crlfSize, e.date = ne.size, ne.crlfSize, ne.date
 			changed = true
 		}
 		if e.name != name {
 			changed = true
 		}
+		f.partial = f.partial || !e.known()
 		e.name = name
 		_, info := splitName(name)
 		e.letters = sortLetters(infoLetters(info))
@@ -334,6 +348,9 @@ func (f *Folder) rebuild(found map[string]string) (changed bool) {
 	return changed
 }
 
+// known reports whether the entry's sizes and date are all known.
+func (e *entry) known() bool { return e.size >= 0 && e.crlfSize >= 0 && !e.date.IsZero() }
+
 // keywordsChanged reports whether dovecot-keywords changed on disk since
 // it was last read (the letters in file names then mean other keywords).
 func (f *Folder) keywordsChanged() bool {
@@ -347,31 +364,115 @@ func (f *Folder) keywordsChanged() bool {
 	return f.kw.stamp != old.stamp
 }
 
-// learn builds the entry of a message seen for the first time.
-func (f *Folder) learn(uid uint32, key, name string) *entry {
+// learn builds the entry of a message seen for the first time: from its
+// name and the cache, and unless lazy from a stat (and a read, without
+// W=).
+func (f *Folder) learn(uid uint32, key, name string, lazy bool) *entry {
 	e := &entry{key: key}
 	e.size, e.crlfSize = keySizes(key)
 	if c, ok := f.cache.get(uid); ok {
 		e.date, e.size, e.crlfSize = c.InternalDate, c.Size, c.CRLFSize
 		return e
 	}
-	p := path.Join(f.dir, name)
-	st, err := f.u.root.Stat(p)
-	if err != nil {
+	if lazy {
+		return e
+	}
+	d, ok := f.measure(path.Join(f.dir, name), e.size, e.crlfSize)
+	if !ok {
 		return e // renamed meanwhile: learnt at the next sync
 	}
-	e.date = st.ModTime()
-	if e.size < 0 {
-		e.size = st.Size()
+	e.date, e.size, e.crlfSize = d.InternalDate, d.Size, d.CRLFSize
+	if d.CRLFSize >= 0 {
+		f.cache.put(uid, d)
 	}
-	if e.crlfSize < 0 {
-		if e.crlfSize, err = f.crlfSizeOf(p); err != nil {
-			e.crlfSize = -1
-			return e
+	return e
+}
+
+// measure stats a message file (and reads it when crlfSize is unknown).
+func (f *Folder) measure(p string, size, crlfSize int64) (CacheEntry, bool) {
+	st, err := f.u.root.Stat(p)
+	if err != nil {
+		return CacheEntry{}, false
+	}
+	d := CacheEntry{InternalDate: st.ModTime(), Size: size, CRLFSize: crlfSize}
+	if d.Size < 0 {
+		d.Size = st.Size()
+	}
+	if d.CRLFSize < 0 {
+		if d.CRLFSize, err = f.crlfSizeOf(p); err != nil {
+			d.CRLFSize = -1
 		}
 	}
-	f.cache.put(uid, CacheEntry{InternalDate: e.date, Size: e.size, CRLFSize: e.crlfSize})
-	return e
+	return d, true
+}
+
+// Learn finds out the sizes and dates a lazy Sync left unknown for the
+// given messages, records them in the folder's cache for every process,
+// and returns them by UID. Messages gone meanwhile are left out. The files
+// are read without holding the folder lock.
+func (f *Folder) Learn(ctx context.Context, uids []uint32) (map[uint32]CacheEntry, error) {
+	type job struct {
+		uid            uint32
+		key, name      string
+		size, crlfSize int64
+	}
+	var jobs []job
+	out := make(map[uint32]CacheEntry, len(uids))
+	f.mu.Lock()
+	for _, uid := range uids {
+		if e := f.msgs[uid]; e != nil {
+			if e.known() {
+				out[uid] = CacheEntry{InternalDate: e.date, Size: e.size, CRLFSize: e.crlfSize}
+			} else {
+				jobs = append(jobs, job{uid, e.key, e.name, e.size, e.crlfSize})
+			}
+		}
+	}
+	f.mu.Unlock()
+	if len(jobs) == 0 {
+		return out, nil
+	}
+	learnt := make(map[uint32]CacheEntry, len(jobs))
+	for _, j := range jobs {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		d, ok := f.measure(path.Join(f.dir, j.name), j.size, j.crlfSize)
+		if !ok {
+			name, found := f.findKey(j.key)
+			if !found {
+				continue
+			}
+			if d, ok = f.measure(path.Join(f.dir, name), j.size, j.crlfSize); !ok {
+				continue
+			}
+		}
+		learnt[j.uid] = d
+		out[j.uid] = d
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	// Only the cache is written: no need to re-read the UID list, nor to
+	// rescan the directories at the next Sync.
+	l, err := f.u.lock(ctx, path.Join(f.dir, uidlistLock))
+	if err != nil {
+		return out, err
+	}
+	defer l.unlock()
+	if err := f.cache.open(f.u, f.dir, f.list.validity); err != nil {
+		return out, err
+	}
+	defer f.cache.close()
+	for uid, d := range learnt {
+		if e := f.msgs[uid]; e != nil && f.list.byUID[uid] == e.key {
+			e.date, e.size, e.crlfSize = d.InternalDate, d.Size, d.CRLFSize
+			if d.CRLFSize >= 0 {
+				f.cache.put(uid, d)
+			}
+		}
+	}
+	f.last = nil
+	return out, nil
 }
 
 // crlfSizeOf reads a message (written by another program, without W=) and

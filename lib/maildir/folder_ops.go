@@ -263,6 +263,11 @@ func (f *Folder) Expunge(ctx context.Context, uids []uint32) error {
 			if e == nil {
 				continue
 			}
+			if e.size < 0 { // a lazy sync: quota needs the size
+				if st, err := f.u.root.Stat(path.Join(f.dir, e.name)); err == nil {
+					e.size = st.Size()
+				}
+			}
 			err := f.u.root.Remove(path.Join(f.dir, e.name))
 			if errors.Is(err, fs.ErrNotExist) {
 				if name, ok := f.findKey(e.key); ok {

@@ -268,3 +268,79 @@ func TestSettleWindow(t *testing.T) {
 		}
 	}
 }
+
+// TestLazySync: a lazy Sync reads no file, so foreign messages (no S= or
+// W= in the name) have unknown sizes and dates until Learn, which records
+// them for the next process too.
+func TestLazySync(t *testing.T) {
+	ctx := context.Background()
+	s, u := newUser(t)
+	msg := "Subject: foreign\n\nline one\nline two\n"
+	mtime := time.Date(2021, 5, 6, 7, 8, 9, 0, time.UTC)
+	p := filepath.Join(userDir(s), "cur", "1620000000.foreign.host:2,S")
+	if err := os.WriteFile(p, []byte(msg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(p, mtime, mtime)
+	key := deliver(t, u, "Subject: ours\n\nx\n", DeliverOptions{})
+
+	f := mustFolder(t, u, Inbox)
+	snap, err := f.SyncWith(ctx, SyncOptions{Lazy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var foreign, ours Message
+	for _, m := range snap.Messages {
+		if m.Key == key {
+			ours = m
+		} else {
+			foreign = m
+		}
+	}
+	if foreign.CRLFSize != -1 || !foreign.InternalDate.IsZero() {
+		t.Fatalf("lazy sync knows the foreign message: %+v", foreign)
+	}
+	if ours.CRLFSize != int64(len(msg))-2+4 && ours.CRLFSize < 0 {
+		t.Fatalf("our own message's W= ignored: %+v", ours)
+	}
+	got, err := f.Learn(ctx, []uint32{foreign.UID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := got[foreign.UID]
+	if d.CRLFSize != int64(len(msg)+4) || d.Size != int64(len(msg)) || !d.InternalDate.Equal(mtime) {
+		t.Fatalf("Learn = %+v, want sizes %d/%d and %v", d, len(msg), len(msg)+4, mtime)
+	}
+	// Another process finds it in the cache, without reading the file.
+	u2, err := s.User(bob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u2.Close()
+	f2 := mustFolder(t, u2, Inbox)
+	snap2, err := f2.SyncWith(ctx, SyncOptions{Lazy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range snap2.Messages {
+		if m.UID == foreign.UID && (m.CRLFSize != d.CRLFSize || !m.InternalDate.Equal(mtime)) {
+			t.Fatalf("second process: %+v", m)
+		}
+	}
+	// An eager Sync completes what a lazy one left.
+	f3 := mustFolder(t, u, Inbox)
+	if _, err := f3.SyncWith(ctx, SyncOptions{Lazy: true}); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(userDir(s), cacheName))
+	f4 := mustFolder(t, u, Inbox)
+	if _, err := f4.SyncWith(ctx, SyncOptions{Lazy: true}); err != nil {
+		t.Fatal(err)
+	}
+	snap4 := mustSync(t, f4)
+	for _, m := range snap4.Messages {
+		if m.CRLFSize < 0 || m.InternalDate.IsZero() {
+			t.Fatalf("eager sync after a lazy one left %+v unknown", m)
+		}
+	}
+}
