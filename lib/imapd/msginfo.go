@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -118,12 +119,14 @@ var errBadInfo = errors.New("imapd: bad cache record")
 // decodeInfo decodes a cache record; envelope and body structure only
 // when asked for.
 func decodeInfo(b []byte, wantEnv, wantBS bool) (*msgInfo, error) {
-	d := dec{b: b}
+	// b is the shared mapping of the cache file: one copy, and every
+	// string of the result points into it (one allocation, not dozens).
+	d := dec{b: bytes.Clone(b)}
 	if d.byte() != infoVersion {
 		return nil, errBadInfo
 	}
 	info := &msgInfo{hasBS: d.byte()&1 != 0}
-	info.fields = bytes.Clone(d.bytes())
+	info.fields = d.bytes()
 	envb := d.bytes()
 	if wantEnv {
 		ed := dec{b: envb}
@@ -306,7 +309,15 @@ func (d *dec) bytes() []byte {
 	return s
 }
 
-func (d *dec) str() string { return string(d.bytes()) }
+// str returns a string sharing the decoder's (private, never modified)
+// buffer.
+func (d *dec) str() string {
+	b := d.bytes()
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
 
 func (d *dec) strs() []string {
 	n := d.uint()
