@@ -2,7 +2,7 @@
 #
 #   make run      build and run the whole server on safe defaults (./mailctl-dev, loopback ports)
 #   make test     every test: vet, gofmt, generated docs up to date, go test -race
-#   make bench    benchmarks (deliver rate and start-to-exit time, SMTP inbound vs Postfix, store, passwords)
+#   make bench    benchmarks (deliver rate and start-to-exit time, SMTP inbound vs Postfix, IMAP vs Dovecot, store, passwords)
 
 GO        ?= go
 PREFIX    ?= /usr/local
@@ -52,6 +52,8 @@ bench: build
 	$(GO) test -run '^$$' -bench . ./lib/maildir ./lib/passwd
 	@if [ -d ../shared/bench ]; then .ci/bench-mda.sh; else echo "(../shared/bench not found: skipping the dovecot-lda comparison)"; fi
 	@if [ -d ../shared/bench ]; then .ci/bench-smtp.sh; else echo "(../shared/bench not found: skipping the Postfix SMTP comparison)"; fi
+	$(GO) test -run '^$$' -bench . -benchtime 10x ./lib/imapd
+	@if [ -d ../shared/bench ]; then .ci/bench-imap.sh; else echo "(../shared/bench not found: skipping the Dovecot IMAP comparison)"; fi
 
 man: build
 	rm -rf man && ./mailctl gendocs --man man
