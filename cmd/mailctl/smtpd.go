@@ -90,10 +90,12 @@ func serveSMTPD(ctx context.Context, d *daemonEnv, lns []listen.Listener) error 
 	if err != nil {
 		return withCode(exitCantCreat, fmt.Errorf("smtpd: %w", err))
 	}
-	opts, err := smtpOptions(d, smtpd.MX, q, srs.New(secret, smtpPrimaryDomain(d)))
+	rw := srs.New(secret, smtpPrimaryDomain(d))
+	opts, err := smtpOptions(d, smtpd.MX, q, rw)
 	if err != nil {
 		return err
 	}
+	opts.SRS = rw // bounces to our SRS addresses go back to the sender
 	return serveSMTPListeners(ctx, d, opts, lns)
 }
 

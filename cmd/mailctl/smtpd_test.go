@@ -125,6 +125,20 @@ func TestSMTPDSwaks(t *testing.T) {
 	if err == nil || !strings.Contains(out, "554 5.7.1") {
 		t.Errorf("relay attempt: %v\n%s", err, out)
 	}
+	// carol's server bounces the forwarded message to the SRS sender: the
+	// bounce goes back to alice.
+	if out, err := exec.Command(swaks, "--server", address, "--from", "<>", "--to", es[0].From.String(), "--tls", "--timeout", "20").CombinedOutput(); err != nil {
+		t.Fatalf("bounce to the SRS address: %v\n%s", err, out)
+	}
+	found := false
+	for _, en := range e.spoolEntries(t) {
+		if en.From.IsZero() && len(en.Recipients) == 1 && en.Recipients[0].Address.String() == "alice@remote.test" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the bounce was not queued for alice@remote.test: %+v", e.spoolEntries(t))
+	}
 }
 
 // needSwaksTLS returns swaks, with the Perl modules its --tls needs (only

@@ -8,6 +8,7 @@ import (
 
 	"mailctl/lib/addr"
 	"mailctl/lib/maildir"
+	"mailctl/lib/srs"
 )
 
 // TestRelayRefused: nothing that is not for a local user leaves through
@@ -275,5 +276,30 @@ func TestSpamNotForwarded(t *testing.T) {
 				t.Errorf("verdict headers wrong:\n%s", got[0])
 			}
 		})
+	}
+}
+
+// TestSRSBounce: a bounce to an SRS address we made goes back to the
+// original sender; a forged or mangled one is refused.
+func TestSRSBounce(t *testing.T) {
+	rw := srs.New([]byte("0123456789abcdef0123456789abcdef"), "example.test")
+	e := newEnv(t, MX, func(o *Options) { o.SRS = rw })
+	fwd, err := rw.Forward(addr.MustParse("alice@remote.test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := strings.Replace(fwd.String(), "srs0=", "srs0=x", 1)
+	c := e.dial()
+	c.cmd("EHLO bounce.test", "250")
+	c.cmd("MAIL FROM:<>", "250")
+	c.cmd("RCPT TO:<"+forged+">", "550 5.1.1")
+	c.cmd("RCPT TO:<"+fwd.String()+">", "250")
+	c.cmd("DATA", "354")
+	c.send(msg("Subject: Undelivered Mail Returned to Sender\n\nsorry\n") + ".\r\n")
+	c.expect("250")
+	envs, _ := e.queue.entries()
+	if len(envs) != 1 || !envs[0].From.IsZero() || len(envs[0].Recipients) != 1 ||
+		envs[0].Recipients[0].Local || envs[0].Recipients[0].Address.String() != "alice@remote.test" {
+		t.Fatalf("queued %+v, want the bounce to alice@remote.test", envs)
 	}
 }

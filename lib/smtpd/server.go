@@ -18,6 +18,7 @@ import (
 	"mailctl/lib/auth"
 	"mailctl/lib/deliver"
 	"mailctl/lib/maildir"
+	"mailctl/lib/srs"
 )
 
 // Mode says which of the two services a Server is.
@@ -76,6 +77,10 @@ type Options struct {
 	// §4.5.1), and for postmaster@ of a local domain that has no such
 	// user or alias. Zero: bare <Postmaster> is refused.
 	Postmaster addr.Address
+	// SRS, when set, takes bounces back: RCPT to an SRS address of its
+	// domain that it made (hash and age check) goes to the address it
+	// stands for (MX).
+	SRS *srs.SRS
 	// Queue takes what is not delivered at once: remote recipients
 	// (Submission) and local ones whose delivery failed temporarily. Nil:
 	// such recipients fail temporarily (4xx).

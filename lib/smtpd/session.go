@@ -15,6 +15,7 @@ import (
 
 	"mailctl/lib/addr"
 	"mailctl/lib/auth"
+	"mailctl/lib/srs"
 	"mailctl/lib/userdb"
 )
 
@@ -157,13 +158,23 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 			return nil // said twice: once is enough
 		}
 	}
+	remote := false
+	if rw := s.srv.opts.SRS; rw != nil && a.Domain == rw.Domain() && srs.IsSRS(a) {
+		orig, err := rw.Reverse(a)
+		if err != nil {
+			s.log.Info("SRS address refused", "to", a.String(), "err", err)
+			return replyErr(550, smtp.EnhancedCode{5, 1, 1}, "Invalid or expired SRS address")
+		}
+		// A bounce of mail we forwarded: back to where it came from.
+		a, remote = orig, true
+	}
 	local, err := s.srv.opts.LocalDomain(a.Domain)
 	if err != nil {
 		s.log.Error("local domain lookup", "domain", a.Domain, "err", err)
 		return errTempLookup
 	}
 	if !local {
-		if s.user == nil {
+		if s.user == nil && !remote {
 			s.log.Info("relaying denied", "from", s.tx.from.String(), "to", a.String())
 			return errRelay
 		}
