@@ -3,6 +3,7 @@ package imapd
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -221,5 +222,71 @@ func TestForeignFiles(t *testing.T) {
 	}
 	if un, _ := rc.cmd("STATUS INBOX (SIZE)"); !slices.Contains(un, fmt.Sprintf("* STATUS INBOX (SIZE %d)", len(msg)+4)) {
 		t.Errorf("STATUS SIZE: %v", un)
+	}
+}
+
+// TestStartTLSInjection: commands pipelined after STARTTLS in clear text
+// are not run after the handshake (CVE-2011-0411): they are taken as TLS
+// data, and the handshake fails.
+func TestStartTLSInjection(t *testing.T) {
+	ts := newTestServer(t, func(o *Options) { o.LoopbackPlaintext = false })
+	rc := dialRaw(t, ts.addr)
+	fmt.Fprintf(rc.conn, "a STARTTLS\r\nb LOGIN %s %q\r\nc SELECT INBOX\r\n", bob, testPassword)
+	if l := rc.line(); !strings.HasPrefix(l, "a OK") {
+		t.Fatalf("STARTTLS: %q", l)
+	}
+	rc.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	rest, _ := io.ReadAll(rc.r)
+	if strings.Contains(string(rest), "b OK") || strings.Contains(string(rest), "c OK") {
+		t.Fatalf("injected commands ran: %q", rest)
+	}
+	if strings.Contains(ts.logs.String(), "imapd: login") {
+		t.Fatal("the injected LOGIN logged in")
+	}
+}
+
+// TestUTF8Names: folder names in modified UTF-7, and in UTF-8 once the
+// client enabled UTF8=ACCEPT; the same folder either way.
+func TestUTF8Names(t *testing.T) {
+	ts := newTestServer(t)
+	rc := dialRaw(t, ts.addr)
+	rc.login()
+	if _, st := rc.cmd(`CREATE "&AMQ-rger"`); !strings.HasPrefix(st, "OK") {
+		t.Fatalf("CREATE in modified UTF-7: %s", st)
+	}
+	if un, _ := rc.cmd(`LIST "" "&AMQ-*"`); len(un) != 1 || !strings.HasSuffix(un[0], `"&AMQ-rger"`) {
+		t.Errorf("LIST: %v", un)
+	}
+	rc.cmd("ENABLE UTF8=ACCEPT")
+	if un, _ := rc.cmd(`LIST "" "Ä*"`); len(un) != 1 || !strings.HasSuffix(un[0], `"Ärger"`) {
+		t.Errorf("LIST in UTF-8: %v", un)
+	}
+	if _, st := rc.cmd(`SELECT "Ärger"`); !strings.HasPrefix(st, "OK") {
+		t.Errorf("SELECT in UTF-8: %s", st)
+	}
+	if _, err := os.Stat(filepath.Join(ts.dir, "mail", "example.org", "bob", ".&AMQ-rger")); err != nil {
+		t.Errorf("not stored in modified UTF-7 as Dovecot does: %v", err)
+	}
+}
+
+// TestAppendBinary: APPEND with a literal8 (BINARY) and FETCH BINARY of a
+// base64 part.
+func TestAppendBinary(t *testing.T) {
+	ts := newTestServer(t)
+	rc := dialRaw(t, ts.addr)
+	rc.login()
+	msg := "Subject: bin\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\nAAECAw==\r\n"
+	fmt.Fprintf(rc.conn, "a APPEND INBOX ~{%d}\r\n", len(msg))
+	if l := rc.line(); !strings.HasPrefix(l, "+") {
+		t.Fatalf("APPEND literal8: %q", l)
+	}
+	fmt.Fprintf(rc.conn, "%s\r\n", msg)
+	if _, st := rc.until("a"); !strings.HasPrefix(st, "OK [APPENDUID") {
+		t.Fatalf("APPEND: %s", st)
+	}
+	rc.cmd("SELECT INBOX")
+	un, _ := rc.cmd("FETCH 1 (BINARY.SIZE[1] BINARY.PEEK[1])")
+	if all := strings.Join(un, "\n"); !strings.Contains(all, "BINARY.SIZE[1] 4") || !strings.Contains(all, "BINARY[1] ~{4}\n\x00\x01\x02\x03") {
+		t.Errorf("FETCH BINARY: %q", un)
 	}
 }
