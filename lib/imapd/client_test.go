@@ -369,3 +369,43 @@ func insecureTLS() *tls.Config { return &tls.Config{InsecureSkipVerify: true} }
 func saslPlain(identity, user, pass string) sasl.Client {
 	return sasl.NewPlainClient(identity, user, pass)
 }
+
+// TestQuota: APPEND and COPY over the user's quota are refused with
+// [OVERQUOTA]; the session goes on.
+func TestQuota(t *testing.T) {
+	ts := newTestServer(t)
+	c, err := imapclient.DialInsecure(ts.addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(tiny.String(), testPassword).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	appendMsg := func(size int) error {
+		msg := "Subject: q\r\n\r\n" + strings.Repeat("x", size) + "\r\n"
+		ap := c.Append("INBOX", int64(len(msg)), nil)
+		io.WriteString(ap, msg)
+		ap.Close()
+		_, err := ap.Wait()
+		return err
+	}
+	if err := appendMsg(800); err != nil {
+		t.Fatalf("APPEND within the quota: %v", err)
+	}
+	if err := appendMsg(3000); imapCode(err) != imap.ResponseCodeOverQuota {
+		t.Fatalf("APPEND over the quota: %v", err)
+	}
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := appendMsg(800); err != nil {
+		t.Fatalf("second APPEND within the quota: %v", err)
+	}
+	if _, err := c.Copy(imap.SeqSetNum(1, 2), "Archive").Wait(); imapCode(err) != imap.ResponseCodeOverQuota {
+		t.Fatalf("COPY over the quota: %v", err)
+	}
+	if err := c.Noop().Wait(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -26,7 +26,8 @@ const testPassword = "correct horse battery"
 
 var (
 	bob      = addr.MustParse("bob@example.org")
-	pop      = addr.MustParse("pop@example.org") // POP3 only
+	pop      = addr.MustParse("pop@example.org")  // POP3 only
+	tiny     = addr.MustParse("tiny@example.org") // a quota of 2,000 bytes
 	hashOnce sync.Once
 	testHash string
 )
@@ -85,6 +86,7 @@ func newTestServer(t testing.TB, opts ...any) *testServer {
 	err = userdb.Write(f, []userdb.User{
 		{Address: bob, Hash: testHash, Services: userdb.AllServices},
 		{Address: pop, Hash: testHash, Services: userdb.Services(0).With(userdb.POP3)},
+		{Address: tiny, Hash: testHash, Services: userdb.AllServices, Quota: 2000},
 	})
 	f.Close()
 	if err != nil {
@@ -95,7 +97,7 @@ func newTestServer(t testing.TB, opts ...any) *testServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	for _, a := range []addr.Address{bob, pop} {
+	for _, a := range []addr.Address{bob, pop, tiny} {
 		if err := store.CreateUser(context.Background(), a); err != nil {
 			t.Fatal(err)
 		}

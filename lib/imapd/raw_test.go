@@ -290,3 +290,21 @@ func TestAppendBinary(t *testing.T) {
 		t.Errorf("FETCH BINARY: %q", un)
 	}
 }
+
+// TestLoginTimeout: a client that talks but never logs in is cut off.
+func TestLoginTimeout(t *testing.T) {
+	ts := newTestServer(t, func(o *Options) { o.CommandTimeout = 300 * time.Millisecond })
+	rc := dialRaw(t, ts.addr)
+	start := time.Now()
+	for time.Since(start) < 5*time.Second {
+		fmt.Fprintf(rc.conn, "a NOOP\r\n")
+		if _, err := rc.r.ReadString('\n'); err != nil {
+			if d := time.Since(start); d < 250*time.Millisecond {
+				t.Fatalf("closed after %v, before the timeout", d)
+			}
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("a client without LOGIN was never cut off")
+}

@@ -35,6 +35,8 @@ type session struct {
 	idle   sync.WaitGroup
 	mu     sync.Mutex
 	closed bool
+
+	loginTimer *time.Timer // closes a connection that doesn't log in in time
 }
 
 var (
@@ -46,7 +48,14 @@ var (
 )
 
 func newSession(s *Server, ic *imapserver.Conn, bc *conn, log *slog.Logger, remote netip.Addr) *session {
-	return &session{srv: s, ic: ic, conn: bc, log: log, remote: remote, start: time.Now()}
+	sess := &session{srv: s, ic: ic, conn: bc, log: log, remote: remote, start: time.Now()}
+	// go-imap bounds each command line, not the time before LOGIN: a
+	// client that never logs in (but keeps talking) is cut off.
+	sess.loginTimer = time.AfterFunc(s.opts.CommandTimeout, func() {
+		log.Info("imapd: no login in time, closing")
+		bc.Close()
+	})
+	return sess
 }
 
 // ctx bounds the work of one command.
@@ -55,6 +64,7 @@ func (s *session) ctx() (context.Context, context.CancelFunc) {
 }
 
 func (s *session) Close() error {
+	s.loginTimer.Stop()
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
@@ -129,6 +139,11 @@ func (s *session) loggedIn(u userdb.User, how string) error {
 	if err != nil {
 		s.log.Error("imapd: open mailbox", "user", u.Address.String(), "err", err)
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Mailbox unavailable, try again later"}
+	}
+	if !s.loginTimer.Stop() {
+		// Too late: the connection is being closed.
+		s.srv.reg.releaseUser(ur)
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Text: "Login took too long"}
 	}
 	s.user = ur
 	s.log.Info("imapd: login", "user", ur.key, "method", how)
