@@ -268,11 +268,12 @@ func (s *session) applyExpunges(write func(seq uint32) error, cur *maildir.Snaps
 	return nil
 }
 
-// afterWrite syncs after our own change (flags) and adopts the new state
+// afterWrite adopts the folder's state after our own change (flags)
 // silently when it holds exactly the messages of the view: the client
-// learns the new flags from our own replies.
+// learns the new flags from our own replies. The disk is not looked at:
+// the poll after the command does that.
 func (s *session) afterWrite() {
-	cur, err := s.sync()
+	cur, err := s.sel.ref.f.Current()
 	if err != nil {
 		return
 	}

@@ -22,9 +22,10 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 		return err
 	}
 	letters, keywords := maildir.FromIMAP(flagStrings(flags.Flags))
-	// Start from the current flags, not the view's: another session may
-	// have changed them since the client last heard.
-	cur, err := s.sync()
+	// Start from the folder's flags, not the view's: another session of
+	// this process may have changed them since the client last heard.
+	// (What other processes did was seen at the last poll.)
+	cur, err := sel.ref.f.Current()
 	if err != nil {
 		return s.mailboxError("store", err)
 	}

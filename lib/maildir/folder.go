@@ -551,6 +551,15 @@ func (f *Folder) snapshot(firstRecent uint32) (*Snapshot, error) {
 	return s, nil
 }
 
+// Current returns the folder's state as this Folder last saw it or made
+// it (after StoreFlags, say), without looking at the disk; it claims no
+// \Recent message. Sync to learn what others changed.
+func (f *Folder) Current() (*Snapshot, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.snapshot(f.list.next)
+}
+
 // snapshotVersions numbers Snapshot.Messages process-wide.
 var snapshotVersions atomic.Uint64
 
