@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
 	"mailctl/lib/testenv"
 )
 
@@ -180,4 +183,53 @@ func TestSubmitdLockoutAcrossProcesses(t *testing.T) {
 	// A new connection is a new process: the right password is refused
 	// for now.
 	session([]string{"bob@example.test"}, "a password long enough", "454 4.7.0")
+}
+
+// TestServeSMTPModules: smtpd and submitd as modules of `mailctl serve`,
+// one process: mail in through the MX, and through submission over
+// implicit TLS.
+func TestServeSMTPModules(t *testing.T) {
+	mx := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	sub := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	e, clientTLS := newSMTPTestEnv(t, fmt.Sprintf(`[modules]
+smtpd = true
+submitd = true
+imapd = false
+pop3d = false
+lmtp = false
+queue = false
+webmaild = false
+pickup = false
+[smtpd]
+listen = [%q]
+[submitd]
+listen = []
+listen_tls = [%q]
+`, mx, sub))
+	e.addUser("bob@example.test")
+	e.startDaemon(t, e.bin, "serve")
+	waitListening(t, mx)
+	waitListening(t, sub)
+	c, err := smtp.Dial(mx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SendMail("alice@remote.test", []string{"bob@example.test"}, strings.NewReader("Subject: in\r\n\r\nx\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	c.Quit()
+	s, err := smtp.DialTLS(sub, clientTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Auth(sasl.NewPlainClient("", "bob@example.test", "a password long enough")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SendMail("bob@example.test", []string{"bob@example.test"}, strings.NewReader("From: bob@example.test\r\nSubject: out\r\n\r\nx\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	s.Quit()
+	if n := len(e.newFiles("bob@example.test")); n != 2 {
+		t.Errorf("bob has %d messages, want 2", n)
+	}
 }

@@ -1,10 +1,15 @@
 package smtpd
 
 import (
+	"context"
 	"encoding/base64"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"mailctl/lib/addr"
+	"mailctl/lib/passwd"
+	"mailctl/lib/userdb"
 )
 
 func plainAuth(user, pass string) string {
@@ -153,4 +158,24 @@ func TestSendLimits(t *testing.T) {
 	// Another connection (think: another inetd process) sees the same counts.
 	c2 := loggedIn(t, e)
 	c2.cmd("MAIL FROM:<bob@example.test>", "450 4.7.1")
+}
+
+// TestSubmissionServiceDenied: a user without the submit service is told
+// so, but only after giving the right password.
+func TestSubmissionServiceDenied(t *testing.T) {
+	e := newEnv(t, Submission, nil)
+	hash, err := passwd.Hash(testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := userdb.User{Address: addr.MustParse("imaponly@example.test"), Hash: hash, Services: userdb.Services(0).With(userdb.IMAP)}
+	if err := userdb.Add(context.Background(), e.users, u); err != nil {
+		t.Fatal(err)
+	}
+	c := e.dial()
+	c.cmd("EHLO client.test", "250")
+	c.startTLS(e.clientTLS)
+	c.cmd("EHLO client.test", "250")
+	c.cmd(plainAuth("imaponly@example.test", "wrong password"), "535 5.7.8 Authentication credentials invalid")
+	c.cmd(plainAuth("imaponly@example.test", testPassword), "535 5.7.8 This account may not send mail")
 }
