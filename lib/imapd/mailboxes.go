@@ -28,9 +28,8 @@ func (s *session) Delete(name string) error {
 	if err != nil {
 		return s.mailboxError("delete", err)
 	}
-	if s.sel != nil && s.sel.ref.name == norm {
-		s.unselect()
-	}
+	// A session that has it selected stays so (go-imap keeps the state):
+	// its commands find no messages, its polls nothing new.
 	if err := s.user.u.DeleteFolder(norm); err != nil {
 		return s.mailboxError("delete", err)
 	}

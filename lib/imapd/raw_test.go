@@ -308,3 +308,32 @@ func TestLoginTimeout(t *testing.T) {
 	}
 	t.Fatal("a client without LOGIN was never cut off")
 }
+
+// TestDeleteSelected: deleting or renaming the selected folder leaves a
+// session that still answers.
+func TestDeleteSelected(t *testing.T) {
+	ts := newTestServer(t)
+	ts.deliver(bob, "Junk", testMessage("spam", "x"))
+	rc := dialRaw(t, ts.addr)
+	rc.login()
+	rc.cmd("SELECT Junk")
+	other := dialRaw(t, ts.addr)
+	other.login()
+	for _, cmd := range []string{"DELETE Junk", "NOOP", "FETCH 1 (FLAGS BODY.PEEK[])", "SEARCH ALL", "STORE 1 +FLAGS (\\Seen)", "EXPUNGE", "CLOSE", "SELECT INBOX"} {
+		c := rc
+		if cmd == "DELETE Junk" {
+			c = other
+		}
+		if _, st := c.cmd("%s", cmd); !strings.HasPrefix(st, "OK") && !strings.HasPrefix(st, "NO") {
+			t.Errorf("%s after DELETE: %s", cmd, st)
+		}
+	}
+	rc.cmd("CREATE Old")
+	rc.cmd("SELECT Old")
+	if _, st := rc.cmd("RENAME Old New"); !strings.HasPrefix(st, "OK") {
+		t.Fatalf("RENAME the selected folder: %s", st)
+	}
+	if _, st := rc.cmd("NOOP"); !strings.HasPrefix(st, "OK") {
+		t.Errorf("NOOP after RENAME: %s", st)
+	}
+}
