@@ -203,6 +203,9 @@ func (s *session) deliver(ctx context.Context, t *txn, id string, msg []byte, sp
 		}
 	}
 	if spam {
+		if len(queue) > 0 {
+			s.log.Info("spam not forwarded", "id", id, "dropped", len(queue))
+		}
 		local, queue = s.srv.localUsers(local), nil
 	}
 	var perm *deliver.Error

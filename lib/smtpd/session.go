@@ -184,7 +184,9 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		s.setTx(func(t *txn) { t.rcpts = append(t.rcpts, recipient{addr: a, remote: true}) })
 		return nil
 	}
-	a, rerr := s.srv.checkLocal(context.Background(), a, s.tx.mail.Size)
+	ctx, cancel := context.WithTimeout(context.Background(), s.srv.opts.Limits.CommandTimeout)
+	a, rerr := s.srv.checkLocal(ctx, a, s.tx.mail.Size)
+	cancel()
 	if rerr != nil {
 		s.log.Info("recipient refused", "from", s.tx.from.String(), "to", a.String(), "reply", rerr.Code)
 		return rerr
