@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -319,5 +320,81 @@ listen_tls = [%q]
 		if err != nil || *st.NumMessages != 1 {
 			t.Errorf("STATUS on %s: %v %+v", cfg.addr, err, st)
 		}
+	}
+}
+
+// TestIMAPDWhilePOP3Deletes: a POP3 session (pop3d, another process)
+// deletes a message while an IMAP client has INBOX selected: the IMAP
+// client is told (EXPUNGE) and the other messages keep their UIDs.
+func TestIMAPDWhilePOP3Deletes(t *testing.T) {
+	e, _ := newIMAPEnv(t, "")
+	for i := range 3 {
+		deliverTo(t, e, "bob@example.test", fmt.Sprintf("message %d", i))
+	}
+	imapAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	popAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	startIMAPD(t, e, "--listen", imapAddr)
+	pc := e.command("", "pop3d", "--listen", popAddr)
+	if err := pc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		pc.Process.Signal(syscall.SIGTERM)
+		pc.Wait()
+	}()
+	expunged := make(chan uint32, 4)
+	c := dialIMAP(t, imapAddr, nil, &imapclient.Options{UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+		Expunge: func(seq uint32) { expunged <- seq },
+	}})
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	before, err := c.Fetch(imap.SeqSetNum(1, 2, 3), &imap.FetchOptions{UID: true, Envelope: true}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var conn net.Conn
+	waitFor(t, "pop3d", func() bool {
+		conn, err = net.DialTimeout("tcp", popAddr, time.Second)
+		return err == nil
+	})
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	r := bufio.NewReader(conn)
+	pop := func(cmd string) string {
+		if cmd != "" {
+			fmt.Fprintf(conn, "%s\r\n", cmd)
+		}
+		l, err := r.ReadString('\n')
+		if err != nil || !strings.HasPrefix(l, "+OK") {
+			t.Fatalf("POP3 %q: %q %v", cmd, l, err)
+		}
+		return l
+	}
+	pop("")
+	pop("USER bob@example.test")
+	pop("PASS " + imapPassword)
+	pop("DELE 2")
+	pop("QUIT")
+
+	if err := c.Noop().Wait(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case seq := <-expunged:
+		if seq != 2 {
+			t.Errorf("EXPUNGE %d, want 2", seq)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the IMAP client was not told about the POP3 deletion")
+	}
+	after, err := c.Fetch(imap.SeqSetNum(1, 2), &imap.FetchOptions{UID: true, Envelope: true}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != 2 || after[0].UID != before[0].UID || after[1].UID != before[2].UID ||
+		after[1].Envelope.Subject != before[2].Envelope.Subject {
+		t.Errorf("after the deletion: %+v, before: %+v", after, before)
 	}
 }
