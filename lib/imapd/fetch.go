@@ -47,6 +47,11 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 	}
 	if f.infoFromCache {
 		sel.ref.f.CacheRefresh()
+		all := make([]*maildir.Message, len(idx))
+		for k, i := range idx {
+			all[k] = &sel.msgs()[i]
+		}
+		f.parsed, f.newRecs = parseAll(sel.ref.f, all, options.BodyStructure != nil)
 	}
 	msgs := sel.msgs()
 	if options.RFC822Size || options.InternalDate {
@@ -116,6 +121,7 @@ type fetcher struct {
 	rev2          bool
 	marked        map[uint32]bool
 	learnt        map[uint32]maildir.CacheEntry // sizes and dates not in the view
+	parsed        map[uint32]*msgInfo           // parsed ahead, in parallel
 	infoFromCache bool
 	ld            loader
 	newRecs       []maildir.CacheRecord
@@ -200,6 +206,9 @@ func writeLiteral(wc io.WriteCloser, data []byte) error {
 // info returns what the cache knows of m, parsing the message (and adding
 // to the cache) when it knows nothing or lacks the body structure.
 func (f *fetcher) info(m *maildir.Message, needBS bool) *msgInfo {
+	if info := f.parsed[m.UID]; info != nil {
+		return info
+	}
 	var info *msgInfo
 	f.s.sel.ref.f.CacheLookup(*m, func(b []byte) {
 		info, _ = decodeInfo(b, true, needBS)
@@ -207,22 +216,10 @@ func (f *fetcher) info(m *maildir.Message, needBS bool) *msgInfo {
 	if info != nil && (!needBS || info.hasBS) {
 		return info
 	}
-	var full []byte
-	hdr, err := f.ld.header()
-	if needBS && err == nil {
-		full, err = f.ld.message()
-		hdr = full[:headerEnd(full)]
+	info, ok := parseMessage(&f.ld, m, needBS)
+	if !ok {
+		return goneInfo(needBS)
 	}
-	if err != nil {
-		// Gone meanwhile (expunged elsewhere): answer with empty data.
-		info = &msgInfo{env: &imap.Envelope{}}
-		if needBS {
-			info.bs = &imap.BodyStructureSinglePart{Type: "text", Subtype: "plain", Text: &imap.BodyStructureText{}, Extended: &imap.BodyStructureSinglePartExt{}}
-			info.hasBS = true
-		}
-		return info
-	}
-	info = parseInfo(hdr, full)
 	f.newRecs = append(f.newRecs, maildir.CacheRecord{UID: m.UID, Key: m.Key, Data: info.encode()})
 	return info
 }

@@ -32,6 +32,11 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 	}
 	if usesCache(criteria) {
 		sel.ref.f.CacheRefresh()
+		all := make([]*maildir.Message, len(sr.msgs))
+		for i := range sr.msgs {
+			all[i] = &sr.msgs[i]
+		}
+		sr.parsed, sr.newRecs = parseAll(sel.ref.f, all, false)
 	}
 	data := &imap.SearchData{}
 	var seqs imap.SeqSet
@@ -136,6 +141,7 @@ type searcher struct {
 	lower   map[string]string // search strings, lower-cased once
 	needEnv bool              // SENTBEFORE and the like: decode envelopes
 	learnt  map[uint32]maildir.CacheEntry
+	parsed  map[uint32]*msgInfo // parsed ahead, in parallel
 	newRecs []maildir.CacheRecord
 }
 
@@ -310,15 +316,19 @@ func (sr *searcher) info() *msgInfo {
 	if st.info != nil {
 		return st.info
 	}
+	if info := sr.parsed[st.m.UID]; info != nil {
+		st.info = info
+		return info
+	}
 	sr.sel.ref.f.CacheLookup(*st.m, func(b []byte) { st.info, _ = decodeInfo(b, sr.needEnv, false) })
 	if st.info == nil {
-		hdr, err := sr.ld.header()
-		if err != nil {
-			st.info = &msgInfo{env: &imap.Envelope{}}
-			return st.info
+		info, ok := parseMessage(&sr.ld, st.m, false)
+		if !ok {
+			info = goneInfo(false)
+		} else {
+			sr.newRecs = append(sr.newRecs, maildir.CacheRecord{UID: st.m.UID, Key: st.m.Key, Data: info.encode()})
 		}
-		st.info = parseInfo(hdr, nil)
-		sr.newRecs = append(sr.newRecs, maildir.CacheRecord{UID: st.m.UID, Key: st.m.Key, Data: st.info.encode()})
+		st.info = info
 	}
 	return st.info
 }
