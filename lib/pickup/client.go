@@ -60,6 +60,10 @@ func isDotLine(chunk []byte, err error) bool {
 	return s == ".\n" || s == ".\r\n" || s == "." && errors.Is(err, io.EOF)
 }
 
+// GreetingTimeout is how long Send waits for a daemon to take the
+// connection.
+var GreetingTimeout = 30 * time.Second
+
 // ErrUnreachable: the daemon was not there to take the message (nothing
 // listens, the socket is missing or refused us, or the connection broke
 // before any answer), so it certainly does not have it.
@@ -77,6 +81,20 @@ func Send(ctx context.Context, path string, req Request, msg []byte) (Reply, err
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
 	defer stop()
+	br := bufio.NewReader(c)
+	// No greeting in time: no daemon took the connection (it is down, or
+	// all its workers are stuck), and it never sees the message.
+	c.SetReadDeadline(time.Now().Add(GreetingTimeout))
+	if line, err := readLine(br, maxReplyLine); err != nil || line != magic {
+		if err == nil {
+			err = fmt.Errorf("unexpected greeting %q", clip(line))
+		}
+		return Reply{}, fmt.Errorf("%w: no greeting: %w", ErrUnreachable, err)
+	}
+	c.SetReadDeadline(time.Time{})
+	if ctx.Err() != nil {
+		return Reply{}, fmt.Errorf("pickup: %w", ctx.Err())
+	}
 
 	req.Size = int64(len(msg))
 	req.UID = -1
@@ -90,7 +108,7 @@ func Send(ctx context.Context, path string, req Request, msg []byte) (Reply, err
 	werr := bw.Flush()
 	// Even when writing failed, the daemon may have refused the request
 	// early (too large) and said why before closing: read its answer.
-	rep, rerr := ReadReply(bufio.NewReader(c))
+	rep, rerr := ReadReply(br)
 	if rerr == nil {
 		return rep, nil
 	}

@@ -9,7 +9,13 @@
 //
 // # Wire protocol
 //
-// One request per connection, client first:
+// One request per connection. The daemon greets with its magic line as
+// soon as it takes the connection:
+//
+//	mailctl-pickup 1
+//
+// A client that gets no greeting in time (30 seconds) may assume the
+// daemon never saw it and use the maildrop. Then the client sends:
 //
 //	mailctl-pickup 1                 magic and version
 //	from "alice@example.org"         -f; absent: the calling user; "" is the null sender <>

@@ -161,6 +161,11 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
 		return
 	}
 	c.SetDeadline(time.Now().Add(s.opts.Timeout))
+	// The greeting tells the client that a daemon has its connection:
+	// until then it may give up and use the maildrop.
+	if _, err := io.WriteString(c, magic+"\n"); err != nil {
+		return
+	}
 	rep := s.serveConn(ctx, c)
 	c.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	if err := WriteReply(c, rep); err != nil {

@@ -326,7 +326,7 @@ func TestSocketLimitsAndGarbage(t *testing.T) {
 	io.WriteString(c, "EHLO me\r\n\r\n")
 	out, _ := io.ReadAll(c)
 	c.Close()
-	if !strings.HasPrefix(string(out), "65 not a pickup request") {
+	if !strings.HasPrefix(string(out), magic+"\n65 not a pickup request") {
 		t.Errorf("garbage: %q", out)
 	}
 	// Many at once.
@@ -372,14 +372,26 @@ func TestSendUnreachable(t *testing.T) {
 	if _, err := Send(context.Background(), p, Request{Recipients: []string{"root"}}, []byte("x")); !errors.Is(err, ErrUnreachable) {
 		t.Errorf("mute daemon: %v", err)
 	}
-	// A daemon that never answers: the context ends it, and that is not
-	// "unreachable" (it may have the message).
+	// Nobody takes the connection (no greeting): unreachable.
+	old := GreetingTimeout
+	GreetingTimeout = 200 * time.Millisecond
+	defer func() { GreetingTimeout = old }()
+	backlog := filepath.Join(dir, "backlog.sock")
+	l3, _ := net.Listen("unix", backlog)
+	defer l3.Close()
+	if _, err := Send(context.Background(), backlog, Request{Recipients: []string{"root"}}, []byte("x")); !errors.Is(err, ErrUnreachable) {
+		t.Errorf("connection nobody accepts: %v", err)
+	}
+
+	// A daemon that greets and never answers: the context ends it, and
+	// that is not "unreachable" (it may have the message).
 	slow := filepath.Join(dir, "slow.sock")
 	l2, _ := net.Listen("unix", slow)
 	defer l2.Close()
 	go func() {
 		c, err := l2.Accept()
 		if err == nil {
+			io.WriteString(c, magic+"\n")
 			io.Copy(io.Discard, c)
 		}
 	}()
