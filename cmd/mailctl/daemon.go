@@ -46,7 +46,7 @@ func addDaemonFlags(c *cobra.Command, f *daemonFlags, withTLS bool) {
 // of serve. Each daemon's file registers one in an init function.
 type daemonModule struct {
 	name    string   // the config's modules.NAME and [NAME] listeners
-	sockets []string // systemd FileDescriptorNames it answers to
+	sockets []string // systemd FileDescriptorNames it answers to; none: a worker (queue) that serve only runs
 	tls     bool     // speaks TLS (STARTTLS or implicit): needs the certificate
 	// socketMode, when set, replaces listen.SocketMode on the unix sockets
 	// it binds itself (pickup's is 0666: every local user may submit).
@@ -152,6 +152,16 @@ func startModules(ctx context.Context, g *globals, cfg *config.Config) (func(con
 			if tlsCfg, err = loadTLS(g, cfg); err != nil {
 				return nil, nil, err
 			}
+		}
+		if len(m.sockets) == 0 { // a worker with no sockets (queue): it only runs
+			started = append(started, name)
+			runs = append(runs, func(ctx context.Context, env *daemonEnv) error {
+				if err := m.serve(ctx, env, nil); err != nil {
+					return fmt.Errorf("%s: %w", name, err)
+				}
+				return nil
+			})
+			continue
 		}
 		ls := cfg.ListenersFor(name)
 		if err := makeSocketDirs(ls.Listen); err != nil {
