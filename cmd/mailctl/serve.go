@@ -134,6 +134,7 @@ listen = ["127.0.0.1:10080"]
 # "mailctl sendmail" hands mail to this socket (MAILCTL_CONFIG must name
 # this config).
 listen = ["unix:%[1]s/sendmail.sock"]
+domain = "example.test"   # "root" means root@example.test
 `
 
 // prepareDev creates ./mailctl-dev with a config, core files and a
