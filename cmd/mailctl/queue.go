@@ -18,6 +18,7 @@ import (
 	"mailctl/lib/addr"
 	"mailctl/lib/config"
 	"mailctl/lib/deliver"
+	"mailctl/lib/dkim"
 	"mailctl/lib/listen"
 	"mailctl/lib/queue"
 	"mailctl/lib/resolver"
@@ -33,7 +34,8 @@ func init() {
 
 const queueFiles = filesCore + `
 /var/lib/mailctl/queue/        the outbound spool: incoming/ active/ deferred/ hold/ corrupt/, msg/
-/var/lib/mailctl/state/        queue-runner.lock, relay-sends (relay rate counter), queue-warned/`
+/var/lib/mailctl/state/        queue-runner.lock, relay-sends (relay rate counter), queue-warned/
+/var/lib/mailctl/dkim/         DKIM keys outbound mail is signed with`
 
 const queueSecurity = `Started as root, queue run switches to the mail account before it reads
 the queue. On port 25 STARTTLS is used whenever offered, without checking
@@ -225,10 +227,17 @@ func newQueueRunner(d *daemonEnv) (*queue.Runner, error) {
 	return r, nil
 }
 
-// queueSigner is where DKIM signing plugs in: a queue.Signer for the
-// key directory, or nil (no signing). lib/dkim's *Keys fits; its key
-// directory is not in the config yet.
-func queueSigner(cfg *config.Config) (queue.Signer, error) { return nil, nil }
+// queueSigner signs outbound mail with the DKIM keys of its From:
+// domain (data_dir/dkim, where "mailctl dkim keygen" puts them; keys
+// added later are picked up without a restart). A domain without a key
+// goes out unsigned.
+func queueSigner(cfg *config.Config) (queue.Signer, error) {
+	ks, err := dkim.Open(filepath.Join(cfg.DataDir, "dkim"))
+	if err != nil {
+		return nil, fmt.Errorf("DKIM keys: %w", err)
+	}
+	return ks, nil
+}
 
 // queuePostmaster receives reports about failed null-sender messages.
 func queuePostmaster(d *daemonEnv) addr.Address {

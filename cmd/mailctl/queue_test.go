@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -15,11 +16,14 @@ import (
 	"testing"
 	"time"
 
+	msgdkim "github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"mailctl/lib/addr"
+	"mailctl/lib/dkim"
 	"mailctl/lib/listen"
+	"mailctl/lib/resolver"
 	"mailctl/lib/smtpout/smtptest"
 	"mailctl/lib/spool"
 )
@@ -492,4 +496,45 @@ listen_tls = []
 		t.Errorf("MX got %+v", got[0])
 	}
 	waitFor(t, "an empty queue", func() bool { return len(w.spoolEntries(t)) == 0 })
+}
+
+// TestQueueDKIMSigned: mail from a domain with a key arrives signed, and
+// go-msgauth's verifier accepts the signature — also on a peer without
+// 8BITMIME, where the message was converted before it was signed.
+func TestQueueDKIMSigned(t *testing.T) {
+	w := newQueueEnv(t, "",
+		"example.net. MX 10 mx.example.net.", "mx.example.net. A 127.0.0.2",
+		"old.example. MX 10 mx.old.example.", "mx.old.example. A 127.0.0.3",
+	)
+	rec, err := dkim.Keygen(filepath.Join(w.dir, "dkim"), "example.test", "s1", dkim.Ed25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.dns.Add(t, fmt.Sprintf("s1._domainkey.example.test. TXT %q", rec))
+	modern := w.mx(t, "127.0.0.2", smtptest.Options{})
+	old := w.mx(t, "127.0.0.3", smtptest.Options{No8BitMIME: true})
+	sp, _ := spool.Open(filepath.Join(w.dir, "queue"), spool.Options{UID: -1, GID: -1})
+	msg := "From: Alice <alice@example.test>\nTo: bob@example.net\nSubject: signed\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\nGrüße, signed.\n"
+	_, err = sp.Enqueue(context.Background(), spool.Envelope{From: addr.MustParse("alice@example.test"), EightBit: true,
+		Recipients: []spool.Recipient{{Address: addr.MustParse("bob@example.net")}, {Address: addr.MustParse("carol@old.example")}}},
+		strings.NewReader(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.runOnce(t)
+	res, err := resolver.New(resolver.Options{Servers: []string{w.dns.Addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lookup := func(name string) ([]string, error) { return res.LookupTXT(context.Background(), name) }
+	for name, mx := range map[string]*smtptest.Server{"8BITMIME peer": modern, "7-bit peer": old} {
+		got := mx.Messages()
+		if len(got) != 1 {
+			t.Fatalf("%s got %d messages", name, len(got))
+		}
+		vs, err := msgdkim.VerifyWithOptions(bytes.NewReader(got[0].Data), &msgdkim.VerifyOptions{LookupTXT: lookup})
+		if err != nil || len(vs) != 1 || vs[0].Err != nil || vs[0].Domain != "example.test" {
+			t.Errorf("%s: verification %v %+v\n%s", name, err, vs, got[0].Data)
+		}
+	}
 }
