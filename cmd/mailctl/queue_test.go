@@ -538,3 +538,19 @@ func TestQueueDKIMSigned(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueDaemonAndOnce: the daemon delivers what arrives while it runs;
+// "queue run --once" meanwhile exits 0 and leaves the work to it.
+func TestQueueDaemonAndOnce(t *testing.T) {
+	w := newQueueEnv(t, "", exampleNet...)
+	mx := w.mx(t, "127.0.0.2", smtptest.Options{})
+	w.startDaemon(t, w.bin, "queue", "run")
+	w.enqueue(t, "alice@example.test", "while running", "bob@example.net")
+	mx.WaitMessages(t, 1)
+	_, errs, code := w.run("", "queue", "run", "--once")
+	if code != 0 || !strings.Contains(errs, "another queue runner is at work") {
+		t.Errorf("--once beside the daemon: exit %d\n%s", code, errs)
+	}
+	w.expect(75, "", "queue", "run") // a second daemon
+	waitFor(t, "an empty queue", func() bool { return len(w.spoolEntries(t)) == 0 })
+}

@@ -289,7 +289,7 @@ func TestDirectNeverToSelf(t *testing.T) {
 }
 
 func TestLocalEndpoints(t *testing.T) {
-	self := LocalEndpoints([]string{":25", "127.0.0.1:2525", "[::1]:587", "systemd", "unix:/x"}, []netip.Addr{netip.MustParseAddr("192.0.2.7")})
+	self := LocalEndpoints([]string{":25", "127.0.0.1:2525", "[::1]:587", "unix:/x"}, []netip.Addr{netip.MustParseAddr("192.0.2.7")})
 	tests := map[string]bool{
 		"127.0.0.1:25":   true,
 		"192.0.2.7:25":   true,
@@ -304,6 +304,10 @@ func TestLocalEndpoints(t *testing.T) {
 		if got := self(netip.MustParseAddrPort(s)); got != want {
 			t.Errorf("self(%s) = %v, want %v", s, got, want)
 		}
+	}
+	sd := LocalEndpoints([]string{"systemd"}, []netip.Addr{netip.MustParseAddr("192.0.2.7")})
+	if !sd(netip.MustParseAddrPort("192.0.2.7:25")) || sd(netip.MustParseAddrPort("192.0.2.7:2525")) {
+		t.Error("systemd sockets are not taken for port 25")
 	}
 }
 

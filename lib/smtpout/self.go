@@ -9,8 +9,9 @@ import (
 
 // LocalEndpoints returns a Self function for Options: whether an address
 // and port is one where our own SMTP server listens, given its listen
-// addresses ("HOST:PORT", ":PORT"; "unix:" and "systemd" entries are
-// skipped) and the machine's interface addresses. Both the address and
+// addresses ("HOST:PORT", ":PORT"; "systemd" counts as ":25", what
+// systemd passes smtpd; "unix:" entries are skipped) and the machine's
+// interface addresses. Both the address and
 // the port must match: another server on another port of this machine
 // (or a test playing a remote MX on loopback) is not ourselves.
 func LocalEndpoints(listen []string, ifaceAddrs []netip.Addr) func(netip.AddrPort) bool {
@@ -20,7 +21,10 @@ func LocalEndpoints(listen []string, ifaceAddrs []netip.Addr) func(netip.AddrPor
 	}
 	var eps []endpoint
 	for _, l := range listen {
-		if strings.HasPrefix(l, "unix:") || l == "systemd" {
+		if l == "systemd" {
+			l = ":25"
+		}
+		if strings.HasPrefix(l, "unix:") {
 			continue
 		}
 		host, ps, err := net.SplitHostPort(l)
