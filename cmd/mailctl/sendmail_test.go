@@ -332,9 +332,16 @@ func TestPickupSystemdSocket(t *testing.T) {
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			c.Process.Signal(syscall.SIGTERM)
+			c.Wait()
+		}
+	}
 	defer func() {
-		c.Process.Signal(syscall.SIGTERM)
-		c.Wait()
+		stop()
 		if t.Failed() {
 			t.Logf("stderr:\n%s", stderr.String())
 		}
@@ -353,6 +360,7 @@ func TestPickupSystemdSocket(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	findMessage(t, e, "admin@example.test", "Subject: activated")
+	stop() // its stderr is complete
 	if !strings.Contains(stderr.String(), "name=pickup") {
 		t.Errorf("socket not taken from systemd by name:\n%s", stderr.String())
 	}
