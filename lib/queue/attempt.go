@@ -159,13 +159,17 @@ func (a *attempt) deliverRemote(ctx context.Context) {
 		return
 	}
 	var fallback []int
-	for _, group := range byDomain(a.env.Recipients, idx) {
+	groups := byDomain(a.env.Recipients, idx)
+	for n, group := range groups {
 		rcpts := make([]addr.Address, len(group.idx))
 		for k, i := range group.idx {
 			rcpts[k] = a.env.Recipients[i].Address
 		}
 		res := a.r.opts.SMTP.Direct(ctx, group.domain, m, rcpts)
 		fallback = append(fallback, a.apply(group.idx, res, pathDirect)...)
+		if n < len(groups)-1 || len(fallback) > 0 {
+			a.checkpoint(ctx, res)
+		}
 	}
 	if len(fallback) > 0 {
 		a.relay(ctx, m, fallback)
@@ -303,4 +307,31 @@ func byDomain(rcpts []spool.Recipient, idx []int) []domainGroup {
 		out[k].idx = append(out[k].idx, i)
 	}
 	return out
+}
+
+// checkpoint records recipients just sent before the attempt goes on to
+// other destinations, so that a crash in between does not send to them
+// again. Failures are not recorded here: their bounce is queued first, at
+// the end.
+func (a *attempt) checkpoint(ctx context.Context, res []smtpout.RcptResult) {
+	sent := map[addr.Address]bool{}
+	for _, rr := range res {
+		if rr.Status == smtpout.Sent {
+			sent[rr.Rcpt] = true
+		}
+	}
+	if len(sent) == 0 || ctx.Err() != nil {
+		return
+	}
+	err := a.r.sp.Move(ctx, a.env.ID, spool.Active, spool.Active, func(e *spool.Envelope) {
+		for i := range e.Recipients {
+			if o := a.results[i]; o != nil && o.status == smtpout.Sent && sent[e.Recipients[i].Address] && e.Recipients[i].Status == spool.StatusPending {
+				e.Recipients[i].Status = spool.StatusSent
+				e.Recipients[i].LastError = o.reply.String()
+			}
+		}
+	})
+	if err != nil {
+		a.log.Warn("cannot record the recipients delivered so far", "err", err)
+	}
 }

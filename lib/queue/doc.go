@@ -15,9 +15,11 @@
 // A message is claimed by renaming its envelope into active/, delivered,
 // and then either removed (every recipient sent or failed, their
 // bounces already queued) or moved to deferred/ with its per-recipient
-// state, attempt count and next attempt time — one durable step each. A
-// crash at any point leaves it in active/ (requeued at the next start),
-// or where it was: never lost, at worst delivered twice.
+// state, attempt count and next attempt time — one durable step each.
+// Recipients sent before the attempt moves on to the next domain are
+// recorded in the envelope right away. A crash at any point leaves the
+// message in active/ (requeued at the next start), or where it was: never
+// lost, at worst delivered twice to the recipients of one transaction.
 //
 // # Schedule
 //

@@ -439,3 +439,31 @@ func (f *fakeSigner) Sign(msg []byte, domain string) ([]byte, error) {
 	f.signed.Store(string(msg))
 	return append([]byte("X-Signed: "+domain+"\r\n"), msg...), nil
 }
+
+func TestCheckpointBetweenDomains(t *testing.T) {
+	e := newEnv(t, "fast.example. MX 10 mx.fast.example.", "mx.fast.example. A 127.0.0.2",
+		"slow.example. MX 10 mx.slow.example.", "mx.slow.example. A 127.0.0.3")
+	e.mx("127.0.0.2", smtptest.Options{})
+	inData, release := make(chan struct{}), make(chan struct{})
+	e.mx("127.0.0.3", smtptest.Options{Data: func(*smtptest.Message) error {
+		close(inData)
+		<-release
+		return nil
+	}})
+	id := e.enqueue("alice@example.org", "", "a@fast.example", "b@slow.example")
+	done := make(chan Stats)
+	go func() { done <- e.runOnce(e.runner(nil, nil)) }()
+	<-inData
+	en, err := e.sp.Get(id)
+	close(release)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if en.State != spool.Active || en.Recipients[0].Status != spool.StatusSent || en.Recipients[1].Status != spool.StatusPending {
+		t.Errorf("while the second domain is being delivered: %+v", en)
+	}
+	if st := <-done; st.Done != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	e.expectEmpty()
+}
