@@ -16,9 +16,16 @@ ROUNDS=${ROUNDS:-3}
 PORT=${SMTP_BENCH_PORT:-2626}
 work=$(mktemp -d /tmp/mailctl-smtp-bench.XXXXXX)
 pid=""
+# Anchors someone else started (another benchmark using Dovecot, say) are
+# left running at the end.
+listening() { python3 -c "import socket,sys; s=socket.socket(); s.settimeout(1); sys.exit(s.connect_ex(('127.0.0.1', $1)))"; }
+stop_anchors=yes
+if listening 2525 || listening 1143; then stop_anchors=no; fi
 cleanup() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  (cd "$work/bench" 2>/dev/null && ./anchors-stop.sh >/dev/null 2>&1) || true
+  if [ "$stop_anchors" = yes ]; then
+    (cd "$work/bench" 2>/dev/null && ./anchors-stop.sh >/dev/null 2>&1) || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
