@@ -7,7 +7,7 @@ import (
 )
 
 // flushSize is how much a batch gathers before it is written.
-const flushSize = 32 * 1024
+const flushSize = 64 * 1024
 
 // batchWriteTimeout bounds each write of a batch.
 const batchWriteTimeout = 5 * time.Minute
@@ -20,7 +20,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, flushSize+4096); 
 // go-imap flushes its output after every response, so a FETCH of 10,000
 // messages would cost 10,000 write(2) calls (and as many TLS records). A
 // session brackets such commands with batch(); in between, writes gather
-// here and go out 32 KiB at a time. Write deadlines set while batching
+// here and go out 64 KiB at a time. Write deadlines set while batching
 // (go-imap sets two per response) are only remembered.
 //
 // Read deadlines are capped at idle: go-imap waits up to 35 minutes for a

@@ -27,7 +27,7 @@
 // # Speed
 //
 // go-imap flushes after every response; conn.go gathers a FETCH's or
-// STORE's responses and writes them 32 KiB at a time, below TLS. What
+// STORE's responses and writes them 64 KiB at a time, below TLS. What
 // FETCH and SEARCH learn by parsing a message — envelope, body structure,
 // the common header fields (msginfo.go has the encoding) — goes into the
 // folder's shared cache file (maildir's mailctl-msgcache), so neither this

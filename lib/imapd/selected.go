@@ -327,7 +327,7 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 	}
 	// Subscribe before looking, so a change between the look and the
 	// wait is not missed.
-	wt := s.srv.watcher.Watch(s.sel.ref.f)
+	wt := s.srv.getWatcher().Watch(s.sel.ref.f)
 	defer wt.Close()
 	if err := s.Poll(w, true); err != nil {
 		return err

@@ -63,7 +63,8 @@ type Server struct {
 	opts    Options
 	log     *slog.Logger
 	reg     *registry
-	watcher *maildir.Watcher
+	watchMu sync.Mutex
+	watcher *maildir.Watcher // made at the first IDLE: an inotify instance is scarce (128 per user)
 	ownsW   bool
 	caps    imap.CapSet
 
@@ -120,10 +121,6 @@ func New(opts Options) (*Server, error) {
 		},
 	}
 	s.watcher = opts.Watcher
-	if s.watcher == nil {
-		s.watcher = maildir.NewWatcher(maildir.WatcherOptions{Logger: log})
-		s.ownsW = true
-	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -228,6 +225,17 @@ func (s *Server) handle(c net.Conn, implicitTLS bool) {
 	srv.Serve(&handOff{c: nc})
 }
 
+// getWatcher returns the process's Watcher, starting it on first use.
+func (s *Server) getWatcher() *maildir.Watcher {
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	if s.watcher == nil {
+		s.watcher = maildir.NewWatcher(maildir.WatcherOptions{Logger: s.log})
+		s.ownsW = true
+	}
+	return s.watcher
+}
+
 // remoteAddr is the client's IP; a Unix socket (local by definition) gives
 // the zero Addr.
 func remoteAddr(a net.Addr) netip.Addr {
@@ -276,9 +284,11 @@ func (s *Server) Close() error {
 	s.shutdown()
 	s.wg.Wait()
 	s.reg.close()
+	s.watchMu.Lock()
 	if s.ownsW {
 		s.watcher.Close()
 	}
+	s.watchMu.Unlock()
 	return nil
 }
 
