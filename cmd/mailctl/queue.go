@@ -232,7 +232,7 @@ func newQueueRunner(d *daemonEnv) (*queue.Runner, error) {
 // added later are picked up without a restart). A domain without a key
 // goes out unsigned.
 func queueSigner(cfg *config.Config) (queue.Signer, error) {
-	ks, err := dkim.Open(filepath.Join(cfg.DataDir, "dkim"))
+	ks, err := dkim.Open(dkimDir(cfg))
 	if err != nil {
 		return nil, fmt.Errorf("DKIM keys: %w", err)
 	}

@@ -270,10 +270,16 @@ func (a *attempt) set(i int, o *outcome) {
 	}
 }
 
+// signedOrigins are the origins of mail that starts here: only that is
+// signed. Mail that came in on port 25 and leaves again through an alias
+// is not, or a forged "From: you@our-domain" from outside would go out
+// carrying our signature.
+var signedOrigins = map[string]bool{"submitd": true, "sendmail": true, originBounce: true, originPostmaster: true}
+
 // signer wraps the Signer for the message's From: domain.
 func (a *attempt) signer() func([]byte) ([]byte, error) {
 	s := a.r.opts.Signer
-	if s == nil {
+	if s == nil || !signedOrigins[a.env.Origin] {
 		return nil
 	}
 	domain := fromDomain(a.data)

@@ -430,6 +430,27 @@ func TestSignerSeesFinalBytes(t *testing.T) {
 	}
 }
 
+// TestForwardedMailNotSigned: mail that came in from outside (smtpd) and
+// leaves through an alias keeps its own signatures and gets none of ours.
+func TestForwardedMailNotSigned(t *testing.T) {
+	e := newEnv(t, mxZone...)
+	mx := e.mx("127.0.0.2", smtptest.Options{})
+	s := &fakeSigner{}
+	r := e.runner(func(o *Options) { o.Signer = s }, nil)
+	id := e.enqueue("", "From: Forger <ceo@example.org>\r\nSubject: x\r\n\r\nhi\r\n", "bob@example.net")
+	if err := e.sp.Move(context.Background(), id, spool.Incoming, spool.Incoming, func(en *spool.Envelope) { en.Origin = "smtpd" }); err != nil {
+		t.Fatal(err)
+	}
+	e.runOnce(r)
+	got := mx.Messages()
+	if len(got) != 1 {
+		t.Fatalf("MX got %d messages", len(got))
+	}
+	if strings.HasPrefix(string(got[0].Data), "X-Signed:") || s.domain.Load() != nil {
+		t.Errorf("forwarded mail was signed: %q", got[0].Data[:40])
+	}
+}
+
 type fakeSigner struct {
 	domain, signed atomic.Value
 }
