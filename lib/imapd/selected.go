@@ -296,15 +296,70 @@ func (s *session) rev2() bool {
 
 // flags returns a message's flags as IMAP shows them to this session.
 func (sel *selected) flags(m *maildir.Message, rev2 bool) []imap.Flag {
+	recent := !rev2 && sel.recent.Contains(imap.UID(m.UID))
+	if len(m.Keywords) == 0 {
+		if mask, ok := systemMask(m.Flags); ok {
+			return flagTable[mask][boolIndex(recent)]
+		}
+	}
 	names := maildir.ToIMAP(m.Flags, m.Keywords)
 	out := make([]imap.Flag, 0, len(names)+1)
 	for _, n := range names {
 		out = append(out, imap.Flag(n))
 	}
-	if !rev2 && sel.recent.Contains(imap.UID(m.UID)) {
+	if recent {
 		out = append(out, flagRecent)
 	}
 	return out
+}
+
+// maskLetters are the Maildir letters of the IMAP system flags, in the
+// order of flagTable's bits.
+const maskLetters = "RTDFS"
+
+// flagTable holds, read-only and shared, the flag lists of messages
+// without keywords — most messages — by system flags and \Recent: a
+// FETCH FLAGS of 10,000 messages then builds no lists.
+var flagTable = func() (t [32][2][]imap.Flag) {
+	for mask := range 32 {
+		var letters []byte
+		for i := range len(maskLetters) {
+			if mask&(1<<i) != 0 {
+				letters = append(letters, maskLetters[i])
+			}
+		}
+		var fl []imap.Flag
+		for _, n := range maildir.ToIMAP(string(letters), nil) {
+			fl = append(fl, imap.Flag(n))
+		}
+		t[mask][0] = slices.Clip(fl)
+		t[mask][1] = slices.Clip(append(slices.Clone(fl), flagRecent))
+	}
+	return t
+}()
+
+// systemMask maps Maildir letters to flagTable's index; P (passed, no
+// IMAP flag) is ignored, anything else is not in the table.
+func systemMask(letters string) (int, bool) {
+	mask := 0
+	for i := 0; i < len(letters); i++ {
+		if letters[i] == 'P' {
+			continue
+		}
+		j := strings.IndexByte(maskLetters, letters[i])
+		if j < 0 {
+			return 0, false
+		}
+		mask |= 1 << j
+	}
+	return mask, true
+}
+
+func boolIndex(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // idlePoll is how often IDLE looks at the folder even without a signal:
