@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"mailctl/lib/accounts"
+	"mailctl/lib/auth"
 	"mailctl/lib/config"
 	"mailctl/lib/listen"
 	"mailctl/lib/userdb"
@@ -62,6 +63,32 @@ type daemonEnv struct {
 	cfg      *config.Config
 	accounts *accounts.Manager
 	tls      *tls.Config // nil unless the module speaks TLS
+	shared   *daemonShared
+}
+
+// daemonShared is what the modules of one process share: one
+// Authenticator, so a login cached by imapd also helps submitd.
+type daemonShared struct {
+	authOnce sync.Once
+	auth     *auth.Authenticator
+	authErr  error
+}
+
+// authenticator returns the process's credential checker; failure counts
+// live under the state directory, shared with every other process.
+func (d *daemonEnv) authenticator() (*auth.Authenticator, error) {
+	s := d.shared
+	s.authOnce.Do(func() {
+		s.auth, s.authErr = auth.New(auth.Options{
+			Users:    d.accounts.Users,
+			StateDir: filepath.Join(d.cfg.StateDir(), "auth"),
+			Logger:   d.g.logger,
+		})
+		if s.authErr != nil {
+			s.authErr = withCode(exitCantCreat, fmt.Errorf("auth state: %w", s.authErr))
+		}
+	})
+	return s.auth, s.authErr
 }
 
 var daemonModules = map[string]*daemonModule{}
@@ -82,7 +109,7 @@ func runDaemon(ctx context.Context, g *globals, name string, df *daemonFlags) er
 	if err := checkDaemonFiles(cfg); err != nil {
 		return err
 	}
-	env := &daemonEnv{g: g, cfg: cfg}
+	env := &daemonEnv{g: g, cfg: cfg, shared: &daemonShared{}}
 	if m.tls {
 		if env.tls, err = loadTLS(g, cfg); err != nil {
 			return err
@@ -196,7 +223,7 @@ func startModules(ctx context.Context, g *globals, cfg *config.Config) (func(con
 		if err != nil {
 			return err
 		}
-		env := &daemonEnv{g: g, cfg: cfg, accounts: m}
+		env := &daemonEnv{g: g, cfg: cfg, accounts: m, shared: &daemonShared{}}
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		var wg sync.WaitGroup

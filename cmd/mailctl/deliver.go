@@ -75,8 +75,9 @@ Recipient addresses are validated before they name a path.`),
 	return c
 }
 
-// newDeliverer wires the MDA to the core files and the store.
-func newDeliverer(g *globals, cfg *config.Config, m *accounts.Manager) *deliver.Deliverer {
+// newDeliverer wires the MDA to the core files and the store. remote
+// queues alias targets on other domains; nil makes them fail temporarily.
+func newDeliverer(g *globals, cfg *config.Config, m *accounts.Manager, remote deliver.RemoteFunc) *deliver.Deliverer {
 	return deliver.New(deliver.Options{
 		Store:           m.Store,
 		Users:           m.Users,
@@ -84,6 +85,7 @@ func newDeliverer(g *globals, cfg *config.Config, m *accounts.Manager) *deliver.
 		LocalDomain:     m.IsLocalDomain,
 		TagSeparator:    cfg.SubaddressSeparator,
 		RejectOverQuota: cfg.Deliver.OverQuota == "reject",
+		Remote:          remote,
 		Logger:          g.logger,
 	})
 }
@@ -113,7 +115,7 @@ func runDeliver(ctx context.Context, g *globals, sender string, rcpts []string) 
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Limits.LockTimeout+cfg.Limits.CommandTimeout)
 	defer cancel()
-	results := newDeliverer(g, cfg, m).Deliver(ctx, env, g.stdin, int64(cfg.Limits.MessageSize))
+	results := newDeliverer(g, cfg, m, nil).Deliver(ctx, env, g.stdin, int64(cfg.Limits.MessageSize))
 	return deliverExit(results)
 }
 
@@ -157,7 +159,7 @@ func init() {
 
 // serveLMTP serves LMTP on every listener until ctx is done.
 func serveLMTP(ctx context.Context, d *daemonEnv, lns []listen.Listener) error {
-	dl := newDeliverer(d.g, d.cfg, d.accounts)
+	dl := newDeliverer(d.g, d.cfg, d.accounts, nil)
 	var wg sync.WaitGroup
 	errs := make(chan error, len(lns))
 	for _, l := range lns {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,8 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"mailctl/lib/addr"
-	"mailctl/lib/deliver"
 	"mailctl/lib/listen"
 	"mailctl/lib/pickup"
 	"mailctl/lib/spool"
@@ -77,25 +74,9 @@ func servePickup(ctx context.Context, d *daemonEnv, lns []listen.Listener) error
 		return withCode(exitCantCreat, err)
 	}
 	m := d.accounts
-	dl := deliver.New(deliver.Options{
-		Store:           m.Store,
-		Users:           m.Users,
-		Aliases:         m.Aliases,
-		LocalDomain:     m.IsLocalDomain,
-		TagSeparator:    cfg.SubaddressSeparator,
-		RejectOverQuota: cfg.Deliver.OverQuota == "reject",
-		Logger:          log,
-		// Remote alias targets ("root" forwarded to an outside mailbox)
-		// go to the queue.
-		Remote: func(ctx context.Context, sender addr.Address, rcpts []addr.Address, msg []byte) error {
-			env := spool.Envelope{From: sender, Origin: "sendmail"}
-			for _, r := range rcpts {
-				env.Recipients = append(env.Recipients, spool.Recipient{Address: r})
-			}
-			_, err := q.Enqueue(ctx, env, bytes.NewReader(msg))
-			return err
-		},
-	})
+	// Remote alias targets ("root" forwarded to an outside mailbox) go to
+	// the queue.
+	dl := newDeliverer(d.g, cfg, m, spoolRemote(q, nil, "sendmail"))
 	srv, err := pickup.New(pickup.Options{
 		Hostname:      cfg.Hostname,
 		Domain:        cfg.QualifyDomain(),

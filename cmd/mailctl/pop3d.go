@@ -3,14 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"mailctl/lib/auth"
 	"mailctl/lib/listen"
 	"mailctl/lib/pop3d"
 )
@@ -82,13 +79,9 @@ const pop3CommandTimeout = 10 * time.Minute
 // servePOP3D serves POP3 on every listener until ctx is done.
 func servePOP3D(ctx context.Context, d *daemonEnv, lns []listen.Listener) error {
 	cfg := d.cfg
-	au, err := auth.New(auth.Options{
-		Users:    d.accounts.Users,
-		StateDir: filepath.Join(cfg.StateDir(), "auth"),
-		Logger:   d.g.logger,
-	})
+	au, err := d.authenticator()
 	if err != nil {
-		return withCode(exitCantCreat, fmt.Errorf("pop3d: %w", err))
+		return err
 	}
 	srv, err := pop3d.New(pop3d.Options{
 		Hostname:             cfg.Hostname,

@@ -17,7 +17,6 @@ import (
 
 	"mailctl/lib/addr"
 	"mailctl/lib/config"
-	"mailctl/lib/deliver"
 	"mailctl/lib/dkim"
 	"mailctl/lib/listen"
 	"mailctl/lib/queue"
@@ -187,16 +186,7 @@ func newQueueRunner(d *daemonEnv) (*queue.Runner, error) {
 	// Local recipients retried from the queue may be aliases of remote
 	// addresses: those are queued again, the sender rewritten by SRS.
 	m := d.accounts
-	dl := deliver.New(deliver.Options{
-		Store:           m.Store,
-		Users:           m.Users,
-		Aliases:         m.Aliases,
-		LocalDomain:     m.IsLocalDomain,
-		TagSeparator:    cfg.SubaddressSeparator,
-		RejectOverQuota: cfg.Deliver.OverQuota == "reject",
-		Remote:          spoolRemote(sp, srs.New(secret, smtpPrimaryDomain(d)), "queue"),
-		Logger:          log,
-	})
+	dl := newDeliverer(d.g, cfg, m, spoolRemote(sp, srs.New(secret, smtpPrimaryDomain(d)), "queue"))
 	signer, err := queueSigner(cfg)
 	if err != nil {
 		return nil, withCode(exitConfig, err)

@@ -515,7 +515,7 @@ func TestQueueDKIMSigned(t *testing.T) {
 	old := w.mx(t, "127.0.0.3", smtptest.Options{No8BitMIME: true})
 	sp, _ := spool.Open(filepath.Join(w.dir, "queue"), spool.Options{UID: -1, GID: -1})
 	msg := "From: Alice <alice@example.test>\nTo: bob@example.net\nSubject: signed\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\nGrüße, signed.\n"
-	_, err = sp.Enqueue(context.Background(), spool.Envelope{From: addr.MustParse("alice@example.test"), EightBit: true,
+	_, err = sp.Enqueue(context.Background(), spool.Envelope{From: addr.MustParse("alice@example.test"), EightBit: true, Origin: "submitd",
 		Recipients: []spool.Recipient{{Address: addr.MustParse("bob@example.net")}, {Address: addr.MustParse("carol@old.example")}}},
 		strings.NewReader(msg))
 	if err != nil {

@@ -131,16 +131,7 @@ func smtpOptions(d *daemonEnv, mode smtpd.Mode, q *spool.Spool, rw *srs.SRS) (sm
 			pm = a
 		}
 	}
-	dl := deliver.New(deliver.Options{
-		Store:           m.Store,
-		Users:           m.Users,
-		Aliases:         m.Aliases,
-		LocalDomain:     m.IsLocalDomain,
-		TagSeparator:    cfg.SubaddressSeparator,
-		RejectOverQuota: cfg.Deliver.OverQuota == "reject",
-		Remote:          spoolRemote(q, rw, mode.String()),
-		Logger:          d.g.logger,
-	})
+	dl := newDeliverer(d.g, cfg, m, spoolRemote(q, rw, mode.String()))
 	return smtpd.Options{
 		Mode:            mode,
 		Hostname:        cfg.Hostname,

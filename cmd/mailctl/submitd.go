@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"mailctl/lib/auth"
 	"mailctl/lib/listen"
 	"mailctl/lib/smtpd"
 )
@@ -83,12 +82,8 @@ func serveSubmitd(ctx context.Context, d *daemonEnv, lns []listen.Listener) erro
 	if err != nil {
 		return err
 	}
-	if opts.Auth, err = auth.New(auth.Options{
-		Users:    d.accounts.Users,
-		StateDir: filepath.Join(cfg.StateDir(), "auth"),
-		Logger:   d.g.logger,
-	}); err != nil {
-		return withCode(exitCantCreat, fmt.Errorf("submitd: %w", err))
+	if opts.Auth, err = d.authenticator(); err != nil {
+		return err
 	}
 	opts.InsecureAuthLoopback = cfg.Auth.PlaintextLoopback
 	if cfg.Limits.SendMessagesPerHour > 0 || cfg.Limits.SendRecipientsPerHour > 0 {
