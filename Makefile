@@ -19,7 +19,7 @@ FISHDIR   := $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 # that passwd, useradd and users never shadow the system's own commands.
 LINKS     := deliver useradd userdel usermod passwd users alias domain serve
 # Debian packages the tests talk to (installed by test-deps when missing).
-TEST_PKGS := dovecot-core dovecot-imapd systemd util-linux swaks libnet-ssleay-perl libio-socket-ssl-perl
+TEST_PKGS := dovecot-core dovecot-imapd systemd util-linux swaks libnet-ssleay-perl libio-socket-ssl-perl isync fetchmail
 
 .PHONY: all build run test test-deps vet bench man completions docs install clean
 
@@ -54,6 +54,8 @@ bench: build
 	@if [ -d ../shared/bench ]; then .ci/bench-smtp.sh; else echo "(../shared/bench not found: skipping the Postfix SMTP comparison)"; fi
 	$(GO) test -run '^$$' -bench . -benchtime 10x ./lib/imapd
 	@if [ -d ../shared/bench ]; then .ci/bench-imap.sh; else echo "(../shared/bench not found: skipping the Dovecot IMAP comparison)"; fi
+	$(GO) test -run '^$$' -bench . ./lib/pop3d
+	@if [ -d ../shared/bench ]; then .ci/bench-pop3.sh; else echo "(../shared/bench not found: skipping the Dovecot POP3 comparison)"; fi
 
 man: build
 	rm -rf man && ./mailctl gendocs --man man
