@@ -35,8 +35,9 @@ One exit status covers all recipients, so a partial failure would deliver
 twice on retry: callers should pass one recipient per run (as Postfix's
 mailbox_command does) or use LMTP, which answers per recipient.
 
-Alias targets on remote domains need the outbound queue; until it is
-running such a target fails with status 75 and the sender retries.
+Alias targets on remote domains are put in the outbound queue, the sender
+rewritten by SRS so SPF still passes at the next hop; "mailctl queue run"
+delivers them.
 
 With --lmtp, serve LMTP (RFC 2033) instead, with a reply per recipient, so
 an existing MTA can hand mail over. LMTP has no authentication: listen on a
@@ -48,7 +49,7 @@ unix socket or on loopback only.
 69  the mailbox is disabled (EX_UNAVAILABLE)
 73  the mailbox cannot be created, or is over quota with over_quota = "reject" (EX_CANTCREAT)
 75  temporary failure, retry later: disk full, read-only or locked mailbox,
-    over quota with over_quota = "tempfail", remote target not queueable (EX_TEMPFAIL)
+    over quota with over_quota = "tempfail", the queue not writable (EX_TEMPFAIL)
 78  configuration error (EX_CONFIG)`, filesCore, `Started as root, deliver switches to the mail account ("user" in the
 config) before reading the message, so every file it creates belongs to
 that account. Alias targets are addresses only: no programs or files.
@@ -115,7 +116,10 @@ func runDeliver(ctx context.Context, g *globals, sender string, rcpts []string) 
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Limits.LockTimeout+cfg.Limits.CommandTimeout)
 	defer cancel()
-	results := newDeliverer(g, cfg, m, nil).Deliver(ctx, env, g.stdin, int64(cfg.Limits.MessageSize))
+	// Remote alias targets go to the outbound queue, the sender rewritten
+	// by SRS, as smtpd does.
+	remote := lazyRemote(&daemonEnv{g: g, cfg: cfg, accounts: m}, "deliver")
+	results := newDeliverer(g, cfg, m, remote).Deliver(ctx, env, g.stdin, int64(cfg.Limits.MessageSize))
 	return deliverExit(results)
 }
 
@@ -159,7 +163,7 @@ func init() {
 
 // serveLMTP serves LMTP on every listener until ctx is done.
 func serveLMTP(ctx context.Context, d *daemonEnv, lns []listen.Listener) error {
-	dl := newDeliverer(d.g, d.cfg, d.accounts, nil)
+	dl := newDeliverer(d.g, d.cfg, d.accounts, lazyRemote(d, "lmtp"))
 	var wg sync.WaitGroup
 	errs := make(chan error, len(lns))
 	for _, l := range lns {

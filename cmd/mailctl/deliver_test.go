@@ -89,9 +89,14 @@ func TestDeliverFailures(t *testing.T) {
 	hops := strings.Repeat("Received: from a by b; Thu, 1 Jan 2026 00:00:00 +0000\n", 101)
 	e.expect(exitDataErr, hops+testMessage, "deliver", "bob@example.test")
 	e.must(strings.Repeat("Received: from a by b; Thu, 1 Jan 2026 00:00:00 +0000\n", 100)+testMessage, "deliver", "bob@example.test")
-	// A remote alias target can't be queued until the outbound queue exists.
+	// A remote alias target goes to the outbound queue, the sender
+	// rewritten by SRS.
 	e.must("", "alias", "add", "fwd@example.test", "someone@remote.example")
-	e.expect(exitTempFail, testMessage, "deliver", "fwd@example.test")
+	e.must(testMessage, "deliver", "-f", "alice@remote.example", "fwd@example.test")
+	q := e.must("", "queue", "list", "--json")
+	if !strings.Contains(q, "someone@remote.example") || !strings.Contains(q, "srs0=") {
+		t.Errorf("forwarded message not queued with an SRS sender:\n%s", q)
+	}
 	e.must("", "usermod", "bob@example.test", "--disable")
 	e.expect(exitUnavailable, testMessage, "deliver", "bob@example.test")
 	if n := len(e.newFiles("bob@example.test")); n != 1 {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -23,7 +22,6 @@ import (
 	"mailctl/lib/resolver"
 	"mailctl/lib/smtpout"
 	"mailctl/lib/spool"
-	"mailctl/lib/srs"
 )
 
 func init() {
@@ -176,17 +174,14 @@ func newQueueRunner(d *daemonEnv) (*queue.Runner, error) {
 	if err != nil {
 		return nil, withCode(exitConfig, err)
 	}
-	if err := os.MkdirAll(cfg.StateDir(), 0o700); err != nil {
-		return nil, withCode(exitCantCreat, fmt.Errorf("queue: %w", err))
-	}
-	secret, err := srs.LoadOrCreateSecret(filepath.Join(cfg.StateDir(), "srs-secret"))
+	rw, err := srsRewriter(d)
 	if err != nil {
-		return nil, withCode(exitCantCreat, fmt.Errorf("queue: %w", err))
+		return nil, err
 	}
 	// Local recipients retried from the queue may be aliases of remote
 	// addresses: those are queued again, the sender rewritten by SRS.
 	m := d.accounts
-	dl := newDeliverer(d.g, cfg, m, spoolRemote(sp, srs.New(secret, smtpPrimaryDomain(d)), "queue"))
+	dl := newDeliverer(d.g, cfg, m, spoolRemote(sp, rw, "queue"))
 	signer, err := queueSigner(cfg)
 	if err != nil {
 		return nil, withCode(exitConfig, err)

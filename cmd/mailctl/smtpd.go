@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -79,33 +76,16 @@ client sent before the handshake. Logs never contain message bodies.`),
 
 // serveSMTPD serves the MX on every listener until ctx is done.
 func serveSMTPD(ctx context.Context, d *daemonEnv, lns []listen.Listener) error {
-	q, err := openSMTPQueue(d)
+	q, rw, err := forwarding(d)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(d.cfg.StateDir(), 0o700); err != nil {
-		return withCode(exitCantCreat, fmt.Errorf("smtpd: %w", err))
-	}
-	secret, err := srs.LoadOrCreateSecret(filepath.Join(d.cfg.StateDir(), "srs-secret"))
-	if err != nil {
-		return withCode(exitCantCreat, fmt.Errorf("smtpd: %w", err))
-	}
-	rw := srs.New(secret, smtpPrimaryDomain(d))
 	opts, err := smtpOptions(d, smtpd.MX, q, rw)
 	if err != nil {
 		return err
 	}
 	opts.SRS = rw // bounces to our SRS addresses go back to the sender
 	return serveSMTPListeners(ctx, d, opts, lns)
-}
-
-// openSMTPQueue opens the outbound spool (cfg.QueueDir()).
-func openSMTPQueue(d *daemonEnv) (*spool.Spool, error) {
-	q, err := spool.Open(d.cfg.QueueDir(), spool.Options{UID: -1, GID: -1, Logger: d.g.logger})
-	if err != nil {
-		return nil, withCode(exitCantCreat, err)
-	}
-	return q, nil
 }
 
 // smtpPrimaryDomain is the first local domain (the config's before the
