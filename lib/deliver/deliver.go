@@ -76,6 +76,9 @@ func New(opts Options) *Deliverer {
 type Envelope struct {
 	Sender     addr.Address // zero for the null sender <>
 	Recipients []addr.Address
+	// Folder is the IMAP folder local copies go to ("" is INBOX; smtpd
+	// files spam under "Junk"). A missing folder is created.
+	Folder string
 }
 
 // Result is the outcome for one envelope recipient; Err is nil on success
@@ -189,7 +192,7 @@ func (d *Deliverer) Deliver(ctx context.Context, env Envelope, r io.Reader, maxS
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := d.deliverLocal(ctx, env.Sender, t.user, msg, hdr)
+			err := d.deliverLocal(ctx, env.Sender, t.user, env.Folder, msg, hdr)
 			if err != nil {
 				mu.Lock()
 				fail(t.rcpts, err)
@@ -214,7 +217,7 @@ func (d *Deliverer) Deliver(ctx context.Context, env Envelope, r io.Reader, maxS
 }
 
 // deliverLocal writes one copy for user.
-func (d *Deliverer) deliverLocal(ctx context.Context, sender, user addr.Address, msg []byte, hdr header) *Error {
+func (d *Deliverer) deliverLocal(ctx context.Context, sender, user addr.Address, folder string, msg []byte, hdr header) *Error {
 	if hdr.deliveredTo[user] {
 		return &Error{Kind: KindLoop, Msg: "mail loop: Delivered-To already names " + user.String()}
 	}
@@ -249,10 +252,14 @@ func (d *Deliverer) deliverLocal(ctx context.Context, sender, user addr.Address,
 	prefix.WriteString(user.String())
 	prefix.WriteString("\r\n")
 
-	key, err := box.Deliver(ctx, io.MultiReader(&prefix, bytes.NewReader(msg)), maildir.DeliverOptions{
-		Date:       time.Now(),
-		QuotaBytes: u.Quota,
-	})
+	dopts := maildir.DeliverOptions{Date: time.Now(), QuotaBytes: u.Quota, Folder: folder}
+	pre := prefix.Bytes()
+	key, err := box.Deliver(ctx, io.MultiReader(bytes.NewReader(pre), bytes.NewReader(msg)), dopts)
+	if folder != "" && errors.Is(err, maildir.ErrNoFolder) {
+		if cerr := box.CreateFolder(folder); cerr == nil || errors.Is(cerr, maildir.ErrFolderExists) {
+			key, err = box.Deliver(ctx, io.MultiReader(bytes.NewReader(pre), bytes.NewReader(msg)), dopts)
+		}
+	}
 	if err != nil {
 		e := classifyWrite(err, d.opts.RejectOverQuota)
 		d.log.Warn("delivery failed", "to", user.String(), "err", err)

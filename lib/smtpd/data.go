@@ -61,9 +61,12 @@ func (s *session) Data(r io.Reader) error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), s.srv.opts.Limits.CommandTimeout)
 	defer cancel()
-	v, err := s.scan(ctx, &t, full)
+	v, err := s.scan(ctx, &t, id, full)
 	if err != nil {
 		return err
+	}
+	if v.Message != nil {
+		full = v.Message
 	}
 	if len(v.Headers) > 0 {
 		var hb bytes.Buffer
@@ -154,12 +157,12 @@ func (s *session) checkFrom(h header) error {
 }
 
 // scan asks the Scanner, if any, about the message.
-func (s *session) scan(ctx context.Context, t *txn, msg []byte) (Verdict, error) {
+func (s *session) scan(ctx context.Context, t *txn, id string, msg []byte) (Verdict, error) {
 	sc := s.srv.opts.Scanner
 	if sc == nil {
 		return Verdict{}, nil
 	}
-	env := Envelope{Sender: t.from, RemoteIP: s.remote, Helo: s.gc.Hostname(), TLS: s.c.TLS() != nil}
+	env := Envelope{Sender: t.from, RemoteIP: s.remote, Helo: s.gc.Hostname(), TLS: s.c.TLS() != nil, ID: id}
 	for _, r := range t.rcpts {
 		env.Recipients = append(env.Recipients, r.addr)
 	}
@@ -177,7 +180,7 @@ func (s *session) scan(ctx context.Context, t *txn, msg []byte) (Verdict, error)
 	}
 	switch {
 	case v.Action == Reject, v.Action == Spam && s.srv.opts.Mode == Submission:
-		s.log.Info("message rejected by the scanner", "from", t.from.String(), "reason", v.Reason)
+		s.log.Info("message rejected by the scanner", "id", id, "from", t.from.String(), "reason", v.Reason)
 		return v, replyErr(550, smtp.EnhancedCode{5, 7, 1}, reason)
 	case v.Action == TempFail:
 		return v, replyErr(451, smtp.EnhancedCode{4, 7, 1}, reason)
@@ -212,6 +215,9 @@ func (s *session) deliver(ctx context.Context, t *txn, id string, msg []byte, sp
 	delivered, temporary := 0, 0
 	if len(local) > 0 {
 		env := deliver.Envelope{Sender: t.from, Recipients: local}
+		if spam {
+			env.Folder = "Junk"
+		}
 		for _, res := range s.srv.opts.Deliverer.Deliver(ctx, env, bytes.NewReader(msg), 0) {
 			switch {
 			case res.Err == nil:

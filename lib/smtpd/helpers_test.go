@@ -157,10 +157,21 @@ func (e *testEnv) addAlias(key string, targets ...string) {
 // inbox returns the messages in a user's new/ directory.
 func (e *testEnv) inbox(address string) []string {
 	e.t.Helper()
+	return e.folder(address, "new")
+}
+
+// junk reads the messages in a user's Junk folder (Maildir++ ".Junk").
+func (e *testEnv) junk(address string) []string {
+	e.t.Helper()
+	return e.folder(address, ".Junk/new")
+}
+
+func (e *testEnv) folder(address, sub string) []string {
+	e.t.Helper()
 	a := addr.MustParse(address)
-	dir := filepath.Join(e.dir, "mail", a.Domain, a.Local, "new")
+	dir := filepath.Join(e.dir, "mail", a.Domain, a.Local, sub)
 	ents, err := os.ReadDir(dir)
-	if err != nil {
+	if err != nil && !(os.IsNotExist(err) && sub != "new") {
 		e.t.Fatal(err)
 	}
 	var out []string

@@ -269,6 +269,12 @@ func TestSpamNotForwarded(t *testing.T) {
 			c.cmd("EHLO client.test", "250")
 			c.sendMessage("alice@remote.test", []string{"team@example.test"}, simpleMessage, tt.want)
 			got := e.inbox("bob@example.test")
+			if tt.v.Action == Spam { // spam goes to Junk, never INBOX
+				if len(got) != 0 {
+					t.Fatalf("spam in INBOX")
+				}
+				got = e.junk("bob@example.test")
+			}
 			if len(got) != tt.local || e.forwarded.count() != tt.forwarded {
 				t.Fatalf("bob has %d, forwarded %d; want %d and %d", len(got), e.forwarded.count(), tt.local, tt.forwarded)
 			}

@@ -22,6 +22,7 @@ type Envelope struct {
 	Helo       string
 	AuthUser   string // submission: the authenticated user
 	TLS        bool
+	ID         string // the message's id in our logs and Received:
 }
 
 // Action is what to do with a scanned message.
@@ -47,4 +48,7 @@ type Verdict struct {
 	// Headers are complete header fields ("X-Spam-Status: yes") added on
 	// top of the message; fields holding a CR or LF are dropped.
 	Headers []string
+	// Message, when non-nil, replaces the message (e.g. with forged
+	// Authentication-Results fields removed).
+	Message []byte
 }

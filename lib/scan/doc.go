@@ -1,0 +1,15 @@
+// Package scan judges an incoming message after DATA: SPF (RFC 7208) on the
+// client IP, HELO and MAIL FROM, DKIM (RFC 6376) on every signature, DMARC
+// (RFC 7489) with alignment against the organisational domain, DNSBL and
+// DNSWL zones on the client IP, header and body rules, the GTUBE string,
+// and optional engines (clamd). Every check yields a Result with a score
+// contribution; the sum, compared with the thresholds in Options, makes
+// the Verdict that smtpd acts on (lib/smtpd.Scanner).
+//
+// Authentication-Results (RFC 8601) fields in the message that claim our
+// host name are forgeries from outside: the Report's Message drops them,
+// and Headers carries our own.
+//
+// Every DNS question goes through the Options' DNS (lib/resolver in
+// production), and the whole scan runs under Options.Deadline.
+package scan
