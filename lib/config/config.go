@@ -46,6 +46,7 @@ type Config struct {
 	Auth    Auth            `mapstructure:"auth"`
 	Relay   Relay           `mapstructure:"relay"`
 	Queue   Queue           `mapstructure:"queue"`
+	Scan    Scan            `mapstructure:"scan"`
 	Modules map[string]bool `mapstructure:"modules"`
 
 	SMTPD    Listeners `mapstructure:"smtpd"`
@@ -159,6 +160,7 @@ func Default() *Config {
 		Deliver: Deliver{OverQuota: "tempfail"},
 		Relay:   defaultRelay(),
 		Queue:   defaultQueue(),
+		Scan:    defaultScan(),
 		Modules: map[string]bool{
 			"smtpd": true, "submitd": true, "imapd": true, "pop3d": true,
 			"lmtp": true, "queue": true, "webmaild": false, "pickup": true,

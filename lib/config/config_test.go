@@ -93,6 +93,8 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"[imapd]\nlisten_tls = 5", "listen_tls"},
 		{"[pickup]\ndomain = \"bad domain\"", "pickup.domain"},
 		{"[limits]\nsend_messages_per_hour = -1", "limits.send_messages_per_hour"},
+		{"[scan]\ndnsbl = [\"zen.example\"]", "scan.dnsbl"},
+		{"[scan]\nclamd = \"unix:/run/clamd.ctl\"\nclamd_stream_max = \"10M\"", "scan.clamd_stream_max"},
 	}
 	for _, tt := range tests {
 		_, err := Load(write(t, tt.body))

@@ -114,6 +114,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateOutbound(bad)
+	c.validateScan(bad)
 	return errors.Join(errs...)
 }
 
