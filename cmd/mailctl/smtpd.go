@@ -85,6 +85,9 @@ func serveSMTPD(ctx context.Context, d *daemonEnv, lns []listen.Listener) error 
 		return err
 	}
 	opts.SRS = rw // bounces to our SRS addresses go back to the sender
+	if opts.Scanner, err = smtpScanner(d, false); err != nil {
+		return err
+	}
 	return serveSMTPListeners(ctx, d, opts, lns)
 }
 

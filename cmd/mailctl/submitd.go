@@ -86,6 +86,9 @@ func serveSubmitd(ctx context.Context, d *daemonEnv, lns []listen.Listener) erro
 		return err
 	}
 	opts.InsecureAuthLoopback = cfg.Auth.PlaintextLoopback
+	if opts.Scanner, err = smtpScanner(d, true); err != nil { // viruses only
+		return err
+	}
 	if cfg.Limits.SendMessagesPerHour > 0 || cfg.Limits.SendRecipientsPerHour > 0 {
 		dir := filepath.Join(cfg.StateDir(), "sendlimits")
 		if opts.SendLimits, err = smtpd.NewSendLimits(dir, cfg.Limits.SendMessagesPerHour, cfg.Limits.SendRecipientsPerHour); err != nil {

@@ -42,6 +42,22 @@ func TestClamdReal(t *testing.T) {
 		t.Errorf("eicar: %s %q %q", rep.Action, rep.Virus, rep.Reason)
 	}
 
+	// Submission: the engines alone, no spam score, no headers.
+	vo := newScanner(t, d, Options{VirusOnly: true, SpamScore: 0.1, Engines: []EngineConfig{{Engine: c}}})
+	for _, m := range []string{eicar, string(msgFrom("a@fail.test", "CAPS CAPS CAPS CAPS", "x"))} {
+		rep, err := vo.Check(context.Background(), env("a@fail.test"), []byte(m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "accept"
+		if m == eicar {
+			want = "reject"
+		}
+		if rep.Action != want || len(rep.Results) != 1 || len(rep.Headers) != 0 {
+			t.Errorf("virus only: %s %+v %q", rep.Action, rep.Results, rep.Headers)
+		}
+	}
+
 	// clamd down: the policy decides.
 	cd.Stop()
 	if _, err := c.Scan(context.Background(), []byte(eicar)); !errors.Is(err, ErrClamdUnreachable) {

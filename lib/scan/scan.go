@@ -76,7 +76,10 @@ type Options struct {
 	// Weights override the rule and check weights of DefaultWeights.
 	Weights map[string]float64
 	Engines []EngineConfig
-	Logger  *slog.Logger
+	// VirusOnly runs the engines alone (submission: our own users' mail
+	// is not judged as spam, but a virus is still refused).
+	VirusOnly bool
+	Logger    *slog.Logger
 }
 
 // Result is one check's outcome.
@@ -157,12 +160,14 @@ func (s *Scanner) Check(ctx context.Context, env smtpd.Envelope, msg []byte) (*R
 	if stripped > 0 {
 		rep.Stripped, rep.Message, msg = stripped, clean, clean
 	}
-	m := parseMessage(msg)
-
-	a := s.authChecks(ctx, env, msg, m)
-	rep.Results = append(rep.Results, a.results...)
-	rep.Results = append(rep.Results, s.dnsbl(ctx, env.RemoteIP)...)
-	rep.Results = append(rep.Results, s.rules(env, m)...)
+	var a authOutcome
+	if !s.opts.VirusOnly {
+		m := parseMessage(msg)
+		a = s.authChecks(ctx, env, msg, m)
+		rep.Results = append(rep.Results, a.results...)
+		rep.Results = append(rep.Results, s.dnsbl(ctx, env.RemoteIP)...)
+		rep.Results = append(rep.Results, s.rules(env, m)...)
+	}
 	for _, ec := range s.opts.Engines {
 		r, err := ec.Engine.Scan(ctx, msg)
 		if err != nil {
@@ -185,7 +190,9 @@ func (s *Scanner) Check(ctx context.Context, env smtpd.Envelope, msg []byte) (*R
 		rep.Score += r.Score
 	}
 	rep.Score = round(rep.Score)
-	rep.Headers = append([]string{"Authentication-Results: " + a.header}, rep.Headers...)
+	if !s.opts.VirusOnly {
+		rep.Headers = append([]string{"Authentication-Results: " + a.header}, rep.Headers...)
+	}
 
 	switch {
 	case rep.Virus != "":
@@ -200,7 +207,7 @@ func (s *Scanner) Check(ctx context.Context, env smtpd.Envelope, msg []byte) (*R
 	default:
 		rep.Action = "accept"
 	}
-	if rep.Action == "spam" || rep.Action == "accept" {
+	if !s.opts.VirusOnly && (rep.Action == "spam" || rep.Action == "accept") {
 		status := "No"
 		if rep.Action == "spam" {
 			status = "Yes"

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-smtp"
+
+	"mailctl/lib/scan/scantest"
+	"mailctl/lib/smtpout/smtptest"
+)
+
+// newScanTestEnv is a test installation whose resolver is an in-process
+// DNS server: pass.test publishes SPF for 192.0.2.1 and 127.0.0.1, fail.test -all.
+func newScanTestEnv(t *testing.T, scanTOML string) *testEnv {
+	t.Helper()
+	d := smtptest.NewDNS(t,
+		`pass.test. TXT "v=spf1 ip4:192.0.2.1 ip4:127.0.0.1 -all"`,
+		`fail.test. TXT "v=spf1 -all"`,
+		`_dmarc.fail.test. TXT "v=DMARC1; p=reject"`,
+	)
+	e, _ := newSMTPTestEnv(t, "[scan]\n"+scanTOML)
+	conf, err := os.ReadFile(e.conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf = []byte(strings.Replace(string(conf), `resolver = ["127.0.0.1:53"]`, fmt.Sprintf("resolver = [%q]", d.Addr), 1))
+	if err := os.WriteFile(e.conf, conf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func scanMessage(from, subject, body string) string {
+	return "From: <" + from + ">\r\nTo: <bob@example.test>\r\nSubject: " + subject +
+		"\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\nMessage-ID: <1@remote>\r\n\r\n" + body + "\r\n"
+}
+
+const gtubeString = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+
+func TestScanCommand(t *testing.T) {
+	cd := scantest.StartClamd(t)
+	e := newScanTestEnv(t, fmt.Sprintf("clamd = %q\nclamd_stream_max = \"50M\"\n", cd.Socket))
+	env := []string{"scan", "--ip", "192.0.2.1", "--helo", "mx.remote.test"}
+
+	out := e.must(scanMessage("a@pass.test", "Hello", "hi"), append(env, "--from", "a@pass.test")...)
+	for _, want := range []string{"verdict: accept", "spf", "pass", "Authentication-Results: mx.example.test; spf=pass", "X-Spam-Status: No", "clamav", "clean"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("clean: output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, tc := range []struct {
+		name, from, msg string
+		code            int
+		action          string
+	}{
+		{"gtube", "a@pass.test", scanMessage("a@pass.test", "t", gtubeString), exitScanSpam, "reject"},
+		{"spf fail, dmarc fail, caps", "a@fail.test", scanMessage("a@fail.test", "CHEAP WATCHES FOR YOU", "hi"), exitScanSpam, "spam"},
+		{"eicar", "a@pass.test", scantest.EICARMessage("a@pass.test", "bob@example.test"), exitScanVirus, "reject"},
+		{"forged authentication-results", "a@pass.test",
+			"Authentication-Results: mx.example.test; dkim=pass header.d=bank.test\r\n" + scanMessage("a@pass.test", "Hello", "hi"), 0, "accept"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, code := e.run(tc.msg, append(env, "--from", tc.from, "--json")...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\n%s%s", code, tc.code, stdout, stderr)
+			}
+			var rep struct {
+				Action, Virus string
+				Score         float64
+				Stripped      int
+				Results       []struct{ Check, Result string }
+			}
+			if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+				t.Fatalf("%v\n%s", err, stdout)
+			}
+			if rep.Action != tc.action {
+				t.Errorf("action %s, want %s", rep.Action, tc.action)
+			}
+			if tc.code == exitScanVirus && rep.Virus != "Eicar-Test-Signature.UNOFFICIAL" {
+				t.Errorf("virus %q", rep.Virus)
+			}
+			if strings.HasPrefix(tc.name, "forged") && rep.Stripped != 1 {
+				t.Errorf("stripped %d", rep.Stripped)
+			}
+		})
+	}
+	cd.Stop()
+	_, stderr, code := e.run(scanMessage("a@pass.test", "Hello", "hi"), append(env, "--from", "a@pass.test")...)
+	if code != exitTempFail || !strings.Contains(stderr, "clamav unreachable") {
+		t.Errorf("clamd stopped: exit %d, %s", code, stderr)
+	}
+	e.expect(exitUsage, "", "scan", "--ip", "not-an-ip")
+}
+
+// TestSMTPDScan: smtpd with [scan] and a real clamd refuses EICAR at DATA,
+// files spam under Junk, delivers clean mail with Authentication-Results,
+// and answers 451 while clamd is down.
+func TestSMTPDScan(t *testing.T) {
+	cd := scantest.StartClamd(t)
+	e := newScanTestEnv(t, fmt.Sprintf("enabled = true\nspam_score = 2.0\nclamd = %q\nclamd_stream_max = \"50M\"\n", cd.Socket))
+	e.addUser("bob@example.test")
+	address := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	e.startDaemon(t, e.bin, "smtpd", "--listen", address)
+	waitListening(t, address)
+
+	send := func(from, msg string) error {
+		c, err := smtp.Dial(address)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Hello("mx.remote.test"); err != nil {
+			t.Fatal(err)
+		}
+		return c.SendMail(from, []string{"bob@example.test"}, strings.NewReader(msg))
+	}
+	code := func(err error) int {
+		var se *smtp.SMTPError
+		if errors.As(err, &se) {
+			return se.Code
+		}
+		if err != nil {
+			t.Fatalf("send: %v", err)
+		}
+		return 250
+	}
+	if got := code(send("a@pass.test", scantest.EICARMessage("a@pass.test", "bob@example.test"))); got != 550 {
+		t.Errorf("EICAR: %d, want 550", got)
+	}
+	if got := code(send("a@pass.test", scanMessage("a@pass.test", "Hello", "clean"))); got != 250 {
+		t.Fatalf("clean: %d", got)
+	}
+	inbox := e.newFiles("bob@example.test")
+	if len(inbox) != 1 {
+		t.Fatalf("INBOX has %d, want 1", len(inbox))
+	}
+	b, _ := os.ReadFile(inbox[0])
+	if !strings.Contains(string(b), "Authentication-Results: mx.example.test;") || !strings.Contains(string(b), "X-Spam-Status: No") {
+		t.Errorf("clean message:\n%s", b)
+	}
+	// From 127.0.0.1, fail.test's SPF fails, and so does DMARC.
+	if got := code(send("a@fail.test", scanMessage("a@fail.test", "CHEAP WATCHES FOR YOU", "spam"))); got != 250 {
+		t.Fatalf("spam: %d", got)
+	}
+	junk, _ := filepath.Glob(filepath.Join(e.maildir("bob@example.test"), ".Junk", "new", "*"))
+	if len(junk) != 1 || len(e.newFiles("bob@example.test")) != 1 {
+		t.Fatalf("Junk has %d, INBOX %d; want 1 and 1", len(junk), len(e.newFiles("bob@example.test")))
+	}
+	b, _ = os.ReadFile(junk[0])
+	if !strings.Contains(string(b), "X-Spam-Status: Yes") || !strings.Contains(string(b), "X-Spam-Score: ") {
+		t.Errorf("junk message:\n%s", b)
+	}
+	cd.Stop()
+	if got := code(send("a@pass.test", scanMessage("a@pass.test", "Hello", "clean"))); got != 451 {
+		t.Errorf("clamd down: %d, want 451", got)
+	}
+}
