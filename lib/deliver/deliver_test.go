@@ -98,3 +98,32 @@ func TestErrorReplies(t *testing.T) {
 		t.Errorf("over quota (tempfail): %d %v, want 452 4.2.2", code, enh)
 	}
 }
+
+// TestFolder: Envelope.Folder files the copy there (created when missing),
+// not in INBOX.
+func TestFolder(t *testing.T) {
+	dir := t.TempDir()
+	store, err := maildir.Open(filepath.Join(dir, "mail"), maildir.Options{UID: -1, GID: -1, Hostname: "mx.example.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := addr.MustParse("bob@example.test")
+	if err := store.CreateUser(context.Background(), bob); err != nil {
+		t.Fatal(err)
+	}
+	d := New(Options{
+		Store: store, Users: users{bob: {Address: bob}}, Aliases: aliases.Open(filepath.Join(dir, "aliases")),
+		LocalDomain: func(d string) (bool, error) { return d == "example.test", nil },
+	})
+	for i := range 2 { // the first creates Junk, the second finds it
+		res := d.Deliver(context.Background(), Envelope{Recipients: []addr.Address{bob}, Folder: "Junk"}, strings.NewReader("Subject: spam\n\nx\n"), 0)
+		if res[0].Err != nil {
+			t.Fatalf("delivery %d: %v", i, res[0].Err)
+		}
+	}
+	junk, _ := os.ReadDir(filepath.Join(dir, "mail", "example.test", "bob", ".Junk", "new"))
+	inbox, _ := os.ReadDir(filepath.Join(dir, "mail", "example.test", "bob", "new"))
+	if len(junk) != 2 || len(inbox) != 0 {
+		t.Errorf("Junk has %d, INBOX %d; want 2 and 0", len(junk), len(inbox))
+	}
+}
