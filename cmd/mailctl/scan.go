@@ -48,14 +48,16 @@ client address (an answer in 127.255.255.0/24 is the list refusing us, an
 error, never a listing); the rules missing_from, missing_date,
 missing_message_id, forged_local (a local From: or MAIL FROM without
 authentication), html_only, many_urls (more than 10), caps_subject and
-gtube; and clamd when scan.clamd is set. Weights come from [scan.weights]
+gtube; clamd when scan.clamd is set, and SpamAssassin's spamd (its score
+joins ours) when scan.spamd is set. Weights come from [scan.weights]
 over the built-in ones. Without --ip, SPF has no client to check and the
 DNS lists are skipped. Authentication-Results fields claiming our
 hostname are counted as forged: smtpd removes them.`, `0   the message is clean
 1   any other error
 10  spam: at or above scan.spam_score, or refused by score or DMARC policy
 20  a virus was found
-75  a required engine (clamd) could not be reached (EX_TEMPFAIL)
+75  an engine whose down policy is tempfail (clamd by default) could not be
+    reached (EX_TEMPFAIL)
 78  configuration error (EX_CONFIG)`, filesCore, `Makes DNS queries through dns.resolver and sends the message to clamd when
 configured; it writes nothing. Reads the configuration and the domains
 file (to know the local domains).`),
@@ -188,6 +190,12 @@ func newScanner(cfg *config.Config, m *accounts.Manager, log *slog.Logger, virus
 		opts.Engines = append(opts.Engines, scan.EngineConfig{
 			Engine: &scan.Clamd{Address: cfg.Scan.Clamd},
 			OnDown: scan.EnginePolicy(cfg.Scan.ClamdDown),
+		})
+	}
+	if cfg.Scan.Spamd != "" && !virusOnly {
+		opts.Engines = append(opts.Engines, scan.EngineConfig{
+			Engine: &scan.Spamd{Address: cfg.Scan.Spamd},
+			OnDown: scan.EnginePolicy(cfg.Scan.SpamdDown),
 		})
 	}
 	s, err := scan.New(opts)

@@ -161,3 +161,18 @@ func TestSMTPDScan(t *testing.T) {
 		t.Errorf("clamd down: %d, want 451", got)
 	}
 }
+
+// TestScanSpamd: with our own GTUBE rule weighed at 0, spamd alone makes
+// GTUBE spam.
+func TestScanSpamd(t *testing.T) {
+	sd := scantest.StartSpamd(t)
+	e := newScanTestEnv(t, fmt.Sprintf("spamd = %q\n[scan.weights]\ngtube = 0\n", sd.Socket))
+	stdout, stderr, code := e.run(scanMessage("a@pass.test", "t", gtubeString), "scan", "--ip", "192.0.2.1", "--from", "a@pass.test")
+	if code != exitScanSpam || !strings.Contains(stdout, "spamassassin  spam") || !strings.Contains(stdout, "gtube         hit   +0.0") {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	stdout, _, code = e.run(scanMessage("a@pass.test", "Lunch", "at noon?"), "scan", "--ip", "192.0.2.1", "--from", "a@pass.test")
+	if code != 0 || !strings.Contains(stdout, "spamassassin  ham") {
+		t.Errorf("ham: exit %d\n%s", code, stdout)
+	}
+}

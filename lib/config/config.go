@@ -256,7 +256,8 @@ func displayPath(p string) string {
 
 // isMapKey reports whether k lives under a table whose keys are free-form.
 func isMapKey(k string) bool {
-	return strings.HasPrefix(k, "modules.")
+	// scan.weights names are checked by lib/scan when the scanner starts.
+	return strings.HasPrefix(k, "modules.") || strings.HasPrefix(k, "scan.weights.")
 }
 
 // flatten turns a config struct into dotted keys and their default values.

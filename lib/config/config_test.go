@@ -94,6 +94,7 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"[pickup]\ndomain = \"bad domain\"", "pickup.domain"},
 		{"[limits]\nsend_messages_per_hour = -1", "limits.send_messages_per_hour"},
 		{"[scan]\ndnsbl = [\"zen.example\"]", "scan.dnsbl"},
+		{"[scan]\nspamd_down = \"drop\"", "scan.spamd_down"},
 		{"[scan]\nclamd = \"unix:/run/clamd.ctl\"\nclamd_stream_max = \"10M\"", "scan.clamd_stream_max"},
 	}
 	for _, tt := range tests {

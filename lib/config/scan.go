@@ -29,6 +29,10 @@ type Scan struct {
 	// ClamdStreamMax is clamd's StreamMaxLength: limits.message_size may
 	// not exceed it, or large mail would go unscanned.
 	ClamdStreamMax Size `mapstructure:"clamd_stream_max"`
+	// Spamd is SpamAssassin's spamd socket ("unix:/path" or "HOST:PORT");
+	// its score joins ours. SpamdDown is its down policy (default accept).
+	Spamd     string `mapstructure:"spamd"`
+	SpamdDown string `mapstructure:"spamd_down"`
 }
 
 // Zone is one parsed DNSBL entry.
@@ -61,7 +65,7 @@ func parseZone(e string) (Zone, error) {
 }
 
 func defaultScan() Scan {
-	return Scan{SpamScore: 5, RejectScore: 15, Deadline: 30 * time.Second, ClamdDown: "tempfail", ClamdStreamMax: 25 << 20}
+	return Scan{SpamScore: 5, RejectScore: 15, Deadline: 30 * time.Second, ClamdDown: "tempfail", ClamdStreamMax: 25 << 20, SpamdDown: "accept"}
 }
 
 // validateScan checks [scan].
@@ -78,10 +82,10 @@ func (c *Config) validateScan(bad func(key, format string, a ...any)) {
 			bad("scan.dnsbl", "%v", err)
 		}
 	}
-	switch s.ClamdDown {
-	case "tempfail", "accept":
-	default:
-		bad("scan.clamd_down", "must be \"tempfail\" or \"accept\", not %q", s.ClamdDown)
+	for key, v := range map[string]string{"scan.clamd_down": s.ClamdDown, "scan.spamd_down": s.SpamdDown} {
+		if v != "tempfail" && v != "accept" {
+			bad(key, "must be \"tempfail\" or \"accept\", not %q", v)
+		}
 	}
 	if s.Clamd != "" && c.Limits.MessageSize > s.ClamdStreamMax {
 		bad("scan.clamd_stream_max", "limits.message_size (%d) exceeds clamd's StreamMaxLength (%d): large mail would go unscanned", c.Limits.MessageSize, s.ClamdStreamMax)
