@@ -31,12 +31,15 @@ func newZone(t *testing.T) *smtptest.DNS {
 		`temp.test. TXT "v=spf1 -all"`,
 		`signed.test. TXT "v=spf1 -all"`,
 		`_dmarc.signed.test. TXT "v=DMARC1; p=reject"`,
+		`_dmarc.org.test. TXT "v=DMARC1; p=none; sp=reject"`,
+		`sub.org.test. TXT "v=spf1 -all"`,
 		`1.2.0.192.bl.test. A 127.0.0.2`,
 		`1.2.0.192.refuse.test. A 127.255.255.254`,
 		`1.2.0.192.wl.test. A 127.0.0.5`,
 	)
 	d.ServFail("temp.test.")
 	d.ServFail("_dmarc.temp.test.")
+	d.ServFail("1.2.0.192.broken.test.")
 	return d
 }
 
@@ -89,6 +92,7 @@ func TestSPFAndDMARC(t *testing.T) {
 		{"none.test", "none", "none"},
 		{"perm.test", "permerror", "none"},
 		{"temp.test", "temperror", "temperror"},
+		{"sub.org.test", "fail", "fail"}, // the organisational domain's policy
 	} {
 		t.Run(tc.domain, func(t *testing.T) {
 			rep, err := s.Check(context.Background(), env("a@"+tc.domain), msgFrom("a@"+tc.domain, "hello", "hi"))
@@ -119,6 +123,7 @@ func TestDMARCRejectSwitch(t *testing.T) {
 		{"fail.test", true, "reject"},
 		{"fail.test", false, "accept"}, // 3 (SPF) + 3 (DMARC) is below the spam score
 		{"quar.test", true, "accept"},
+		{"sub.org.test", true, "reject"}, // sp=reject of the organisational domain
 	} {
 		s := newScanner(t, d, Options{DMARCReject: tc.on, SpamScore: 10, RejectScore: 20})
 		rep, err := s.Check(context.Background(), env("a@"+tc.domain), msgFrom("a@"+tc.domain, "hello", "hi"))
@@ -178,6 +183,12 @@ func TestDKIMOurSigner(t *testing.T) {
 	if got := find(rep, "dmarc").Result; got != "fail" || rep.Action != "reject" {
 		t.Errorf("tampered: dmarc %s, action %s", got, rep.Action)
 	}
+	// The key's record fails to answer: temperror.
+	d.ServFail("s1._domainkey.signed.test.")
+	rep, _ = s.Check(context.Background(), env("a@signed.test"), signed)
+	if got := find(rep, "dkim").Result; got != "temperror" {
+		t.Errorf("SERVFAIL for the key: dkim = %s", got)
+	}
 	// A key that isn't published: permerror (no key) — not a pass.
 	other := []byte(strings.Replace(string(signed), "s=s1", "s=s9", 1))
 	rep, _ = s.Check(context.Background(), env("a@signed.test"), other)
@@ -188,7 +199,7 @@ func TestDKIMOurSigner(t *testing.T) {
 
 func TestDNSBL(t *testing.T) {
 	d := newZone(t)
-	s := newScanner(t, d, Options{Zones: []Zone{{"bl.test", 4}, {"refuse.test", 4}, {"wl.test", -3}, {"empty.test", 2}}})
+	s := newScanner(t, d, Options{Zones: []Zone{{"bl.test", 4}, {"refuse.test", 4}, {"wl.test", -3}, {"empty.test", 2}, {"broken.test", 2}}})
 	rep, err := s.Check(context.Background(), env("a@pass.test"), msgFrom("a@pass.test", "hello", "hi"))
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +208,7 @@ func TestDNSBL(t *testing.T) {
 		zone, result string
 		score        float64
 	}{
-		{"bl.test", "listed", 4}, {"refuse.test", "error", 0}, {"wl.test", "listed", -3}, {"empty.test", "none", 0},
+		{"bl.test", "listed", 4}, {"refuse.test", "error", 0}, {"wl.test", "listed", -3}, {"empty.test", "none", 0}, {"broken.test", "error", 0},
 	} {
 		got := find(rep, "dnsbl:"+tc.zone)
 		if got.Result != tc.result || got.Score != tc.score {
