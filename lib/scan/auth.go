@@ -65,6 +65,15 @@ func (s *Scanner) authChecks(ctx context.Context, env smtpd.Envelope, msg []byte
 	out.results = append(out.results, s.result("spf", string(spfRes), "smtp.mailfrom="+sender))
 	ar = append(ar, &authres.SPFResult{Value: authres.ResultValue(spfRes), From: sender, Helo: env.Helo})
 
+	// The HELO identity on its own (RFC 7208 §2.3), when MAIL FROM was
+	// checked above and the HELO name looks like a domain.
+	if env.RemoteIP.IsValid() && env.Sender.Domain != "" && strings.Contains(env.Helo, ".") && !strings.HasPrefix(env.Helo, "[") {
+		heloRes, _ := spf.CheckHostWithSender(net.IP(env.RemoteIP.Unmap().AsSlice()), env.Helo, "postmaster@"+env.Helo,
+			spf.WithContext(ctx), spf.WithResolver(spfResolver{s.opts.DNS}))
+		out.results = append(out.results, s.result("spf_helo", string(heloRes), "smtp.helo="+env.Helo))
+		ar = append(ar, &authres.SPFResult{Value: authres.ResultValue(heloRes), Helo: env.Helo})
+	}
+
 	// DKIM: every signature.
 	lookup := func(name string) ([]string, error) { return s.opts.DNS.LookupTXT(ctx, name) }
 	vs, err := dkim.VerifyWithOptions(bytes.NewReader(msg), &dkim.VerifyOptions{LookupTXT: lookup, MaxVerifications: maxSignatures})

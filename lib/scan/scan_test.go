@@ -113,6 +113,28 @@ func TestSPFAndDMARC(t *testing.T) {
 	}
 }
 
+// TestSPFHelo: the HELO name is checked on its own too.
+func TestSPFHelo(t *testing.T) {
+	d := newZone(t)
+	s := newScanner(t, d, Options{})
+	for _, tc := range []struct{ helo, want string }{
+		{"pass.test", "pass"}, {"fail.test", "fail"}, {"[192.0.2.1]", "(missing)"}, {"localhost", "(missing)"},
+	} {
+		e := env("a@pass.test")
+		e.Helo = tc.helo
+		rep, err := s.Check(context.Background(), e, msgFrom("a@pass.test", "hi", "x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := find(rep, "spf_helo"); got.Result != tc.want || got.Score != s.weights["spf_helo_"+tc.want] {
+			t.Errorf("HELO %s: %+v, want %s", tc.helo, got, tc.want)
+		}
+		if find(rep, "spf").Result != "pass" {
+			t.Errorf("HELO %s: MAIL FROM spf %s", tc.helo, find(rep, "spf").Result)
+		}
+	}
+}
+
 func TestDMARCRejectSwitch(t *testing.T) {
 	d := newZone(t)
 	for _, tc := range []struct {

@@ -7,6 +7,7 @@ var DefaultWeights = map[string]float64{
 	"spf_softfail":       1,
 	"spf_permerror":      0.5,
 	"spf_pass":           -0.5,
+	"spf_helo_fail":      1,
 	"dkim_fail":          1,
 	"dkim_pass":          -0.5,
 	"dmarc_fail":         3,
