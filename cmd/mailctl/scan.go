@@ -48,13 +48,17 @@ client address (an answer in 127.255.255.0/24 is the list refusing us, an
 error, never a listing); the rules missing_from, missing_date,
 missing_message_id, forged_local (a local From: or MAIL FROM without
 authentication), html_only, many_urls (more than 10), caps_subject and
-gtube; clamd when scan.clamd is set, and SpamAssassin's spamd (its score
+gtube; dangerous attachments (scan.attachments: programs, scripts and disk
+images by name, double extensions too, and by content, inside zip archives
+with limits on nesting and unpacked size) are refused outright; clamd when
+scan.clamd is set, and SpamAssassin's spamd (its score
 joins ours) when scan.spamd is set. Weights come from [scan.weights]
 over the built-in ones. Without --ip, SPF has no client to check and the
 DNS lists are skipped. Authentication-Results fields claiming our
 hostname are counted as forged: smtpd removes them.`, `0   the message is clean
 1   any other error
-10  spam: at or above scan.spam_score, or refused by score or DMARC policy
+10  spam: at or above scan.spam_score, or refused by score, DMARC policy or
+    attachment policy
 20  a virus was found
 75  an engine whose down policy is tempfail (clamd by default) could not be
     reached (EX_TEMPFAIL)
@@ -191,6 +195,9 @@ func newScanner(cfg *config.Config, m *accounts.Manager, log *slog.Logger, virus
 			Engine: &scan.Clamd{Address: cfg.Scan.Clamd},
 			OnDown: scan.EnginePolicy(cfg.Scan.ClamdDown),
 		})
+	}
+	if cfg.Scan.Attachments {
+		opts.Attachments = &scan.AttachmentPolicy{Extensions: cfg.Scan.BlockedExtensions}
 	}
 	if cfg.Scan.Spamd != "" && !virusOnly {
 		opts.Engines = append(opts.Engines, scan.EngineConfig{

@@ -62,6 +62,9 @@ func TestScanCommand(t *testing.T) {
 		{"gtube", "a@pass.test", scanMessage("a@pass.test", "t", gtubeString), exitScanSpam, "reject"},
 		{"spf fail, dmarc fail, caps", "a@fail.test", scanMessage("a@fail.test", "CHEAP WATCHES FOR YOU", "hi"), exitScanSpam, "spam"},
 		{"eicar", "a@pass.test", scantest.EICARMessage("a@pass.test", "bob@example.test"), exitScanVirus, "reject"},
+		{"program attached", "a@pass.test", strings.Replace(scantest.EICARMessage("a@pass.test", "bob@example.test"), "eicar.com", "setup.exe", 1), exitScanVirus, "reject"},
+		{"script attached", "a@pass.test", strings.Replace(strings.Replace(scantest.EICARMessage("a@pass.test", "bob@example.test"), "eicar.com", "run.vbs", 1),
+			"WDVPIVAlQEFQWzRcUFpYNTQoUF4pN0NDKTd9JEVJQ0FSLVNUQU5EQVJELUFOVElWSVJVUy1URVNULUZJTEUhJEgrSCo=", "bXNnYm94ICJoaSI=", 1), exitScanSpam, "reject"},
 		{"forged authentication-results", "a@pass.test",
 			"Authentication-Results: mx.example.test; dkim=pass header.d=bank.test\r\n" + scanMessage("a@pass.test", "Hello", "hi"), 0, "accept"},
 	} {

@@ -33,6 +33,10 @@ type Scan struct {
 	// its score joins ours. SpamdDown is its down policy (default accept).
 	Spamd     string `mapstructure:"spamd"`
 	SpamdDown string `mapstructure:"spamd_down"`
+	// Attachments refuses dangerous attachments (by name and content,
+	// inside zips too); BlockedExtensions replaces the built-in list.
+	Attachments       bool     `mapstructure:"attachments"`
+	BlockedExtensions []string `mapstructure:"blocked_extensions"`
 }
 
 // Zone is one parsed DNSBL entry.
@@ -65,7 +69,7 @@ func parseZone(e string) (Zone, error) {
 }
 
 func defaultScan() Scan {
-	return Scan{SpamScore: 5, RejectScore: 15, Deadline: 30 * time.Second, ClamdDown: "tempfail", ClamdStreamMax: 25 << 20, SpamdDown: "accept"}
+	return Scan{SpamScore: 5, RejectScore: 15, Deadline: 30 * time.Second, ClamdDown: "tempfail", ClamdStreamMax: 25 << 20, SpamdDown: "accept", Attachments: true}
 }
 
 // validateScan checks [scan].

@@ -19,6 +19,7 @@ func FuzzParseMessage(f *testing.F) {
 		if len(m.text) > maxTextSize {
 			t.Fatalf("text %d bytes", len(m.text))
 		}
+		(&AttachmentPolicy{}).check(m)
 		_ = m.fromDomain()
 		_ = m.subject()
 		out, n := stripAuthResults(raw, "mx.example.org")

@@ -28,6 +28,47 @@ type message struct {
 	hasHTML  bool
 	text     []byte // decoded text parts, truncated at maxTextSize
 	parts    int
+	// attachments are the parts with a file name or a non-text type,
+	// decoded up to maxInspect bytes in all.
+	attachments []attachment
+	inspected   int
+}
+
+// attachment is one such part.
+type attachment struct {
+	name, mediaType string
+	data            []byte
+	truncated       bool // data is only the start of the content
+}
+
+// maxInspect bounds the decoded attachment bytes kept per message.
+const maxInspect = 32 << 20
+
+func (m *message) attach(name, mt string, h textproto.MIMEHeader, body io.Reader) {
+	left := maxInspect - m.inspected
+	data, _ := io.ReadAll(io.LimitReader(decode(h.Get("Content-Transfer-Encoding"), body), int64(left)+1))
+	a := attachment{name: name, mediaType: mt, data: data}
+	if len(data) > left {
+		a.data, a.truncated = data[:left], true
+	}
+	m.inspected += len(a.data)
+	m.attachments = append(m.attachments, a)
+}
+
+// partName is the part's file name: Content-Disposition's filename, else
+// Content-Type's name (RFC 2231 and encoded words decoded by mime).
+func partName(h textproto.MIMEHeader, ctParams map[string]string) string {
+	if _, p, err := mime.ParseMediaType(h.Get("Content-Disposition")); err == nil && p["filename"] != "" {
+		return decodeWord(p["filename"])
+	}
+	return decodeWord(ctParams["name"])
+}
+
+func decodeWord(s string) string {
+	if d, err := new(mime.WordDecoder).DecodeHeader(s); err == nil {
+		return d
+	}
+	return s
 }
 
 // parseMessage reads the header and walks the MIME tree. It never fails:
@@ -68,7 +109,9 @@ func (m *message) walk(h textproto.MIMEHeader, body io.Reader, depth int) {
 			m.walk(p.Header, p, depth+1)
 		}
 	}
-	if mt != "text/plain" && mt != "text/html" {
+	name := partName(h, params)
+	if name != "" || (mt != "text/plain" && mt != "text/html") {
+		m.attach(name, mt, h, body)
 		return
 	}
 	if mt == "text/plain" {

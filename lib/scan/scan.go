@@ -76,6 +76,8 @@ type Options struct {
 	// Weights override the rule and check weights of DefaultWeights.
 	Weights map[string]float64
 	Engines []EngineConfig
+	// Attachments, when set, refuses dangerous attachments outright.
+	Attachments *AttachmentPolicy
 	// VirusOnly runs the engines alone (submission: our own users' mail
 	// is not judged as spam, but a virus is still refused).
 	VirusOnly bool
@@ -161,12 +163,21 @@ func (s *Scanner) Check(ctx context.Context, env smtpd.Envelope, msg []byte) (*R
 		rep.Stripped, rep.Message, msg = stripped, clean, clean
 	}
 	var a authOutcome
+	attachment := "" // why an attachment is refused
 	if !s.opts.VirusOnly {
 		m := parseMessage(msg)
 		a = s.authChecks(ctx, env, msg, m)
 		rep.Results = append(rep.Results, a.results...)
 		rep.Results = append(rep.Results, s.dnsbl(ctx, env.RemoteIP)...)
 		rep.Results = append(rep.Results, s.rules(env, m)...)
+		if s.opts.Attachments != nil {
+			r := Result{Check: "attachment", Result: "ok"}
+			if why, bad := s.opts.Attachments.check(m); bad {
+				r.Result, r.Detail = "refused", why
+				attachment = why
+			}
+			rep.Results = append(rep.Results, r)
+		}
 	}
 	for _, ec := range s.opts.Engines {
 		r, err := ec.Engine.Scan(ctx, msg)
@@ -197,6 +208,8 @@ func (s *Scanner) Check(ctx context.Context, env smtpd.Envelope, msg []byte) (*R
 	switch {
 	case rep.Virus != "":
 		rep.Action, rep.Reason = "reject", "Virus found: "+rep.Virus
+	case attachment != "":
+		rep.Action, rep.Reason = "reject", "Attachment refused: "+attachment
 	case rep.Action == "tempfail":
 	case a.dmarcReject && s.opts.DMARCReject:
 		rep.Action, rep.Reason = "reject", "DMARC policy of "+a.fromDomain+" says reject"
@@ -207,6 +220,7 @@ func (s *Scanner) Check(ctx context.Context, env smtpd.Envelope, msg []byte) (*R
 	default:
 		rep.Action = "accept"
 	}
+	rep.Reason = printable(rep.Reason)
 	if !s.opts.VirusOnly && (rep.Action == "spam" || rep.Action == "accept") {
 		status := "No"
 		if rep.Action == "spam" {
@@ -262,4 +276,14 @@ func copysign(a, b float64) float64 {
 		return -a
 	}
 	return a
+}
+
+// printable keeps a reply text to printable ASCII: it goes on the wire.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e {
+			return '?'
+		}
+		return r
+	}, s)
 }
