@@ -354,3 +354,14 @@ func TestDeadline(t *testing.T) {
 		t.Errorf("spf after the deadline: %s", got)
 	}
 }
+
+func TestReverse(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.1":   "1.2.0.192",
+		"2001:db8::1": "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2",
+	} {
+		if got := reverse(netip.MustParseAddr(in)); got != want {
+			t.Errorf("reverse(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
