@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,13 @@ func TestServeDev(t *testing.T) {
 	c := exec.Command(bin, "serve", "--dev")
 	c.Dir = dir
 	c.Env = append(os.Environ(), "MAILCTL_TEST_MAIN=1", "MAILCTL_CONFIG=")
+	// The dev config's fixed ports may be taken by a developer's own
+	// `make run` or a parallel test run: move every listener to a free
+	// port through the environment, which overrides the config file.
+	for _, key := range []string{"SMTPD_LISTEN", "SUBMITD_LISTEN", "SUBMITD_LISTEN_TLS", "IMAPD_LISTEN",
+		"IMAPD_LISTEN_TLS", "POP3D_LISTEN", "POP3D_LISTEN_TLS", "LMTP_LISTEN", "WEBMAILD_LISTEN"} {
+		c.Env = append(c.Env, fmt.Sprintf("MAILCTL_%s=127.0.0.1:%d", key, freePort(t)))
+	}
 	out, err := c.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

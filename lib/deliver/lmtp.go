@@ -2,6 +2,7 @@ package deliver
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -125,21 +126,24 @@ func smtpError(e *Error) *smtp.SMTPError {
 	return &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode(enh), Message: text}
 }
 
-// ServeLMTP serves LMTP on l until ctx is done.
+// ServeLMTP serves LMTP on l until ctx is done, then lets open sessions
+// finish (up to 10 seconds).
 func ServeLMTP(ctx context.Context, s *smtp.Server, l net.Listener) error {
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-ctx.Done():
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			s.Shutdown(sctx)
-		case <-done:
-		}
-	}()
+	stopped := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(stopped)
+		// Close the listener ourselves: Shutdown only closes listeners
+		// Serve has registered, and a signal may come before that.
+		l.Close()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		s.Shutdown(sctx)
+	})
 	err := s.Serve(l)
-	close(done)
-	if err == smtp.ErrServerClosed || err == net.ErrClosed {
+	if !stop() {
+		<-stopped
+	}
+	if errors.Is(err, smtp.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
 		return nil
 	}
 	return err

@@ -181,6 +181,10 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	go func() {
 		select {
 		case <-ctx.Done():
+			// Close the listener ourselves: go-smtp's Shutdown only closes
+			// listeners its Serve has registered, and a signal may come
+			// before that.
+			l.Close()
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			if gs.Shutdown(sctx) != nil {
