@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"testing/iotest"
@@ -201,52 +200,6 @@ func TestQuotaRebuild(t *testing.T) {
 	if b, n, _ := u.QuotaUsage(ctx); b != 10 || n != 2 {
 		t.Fatalf("with half a line: %d %d", b, n)
 	}
-}
-
-// TestGroupCommit drives syncGroup with a slow fake directory: every
-// caller must return only after an fsync that started after it called,
-// and concurrent callers must share fsyncs.
-func TestGroupCommit(t *testing.T) {
-	var clock atomic.Int64 // orders events: "renames" and fsync starts
-	var lastDoneStart atomic.Int64
-	var syncs atomic.Int64
-	g := syncGroup{fsync: func(*os.File) error {
-		start := clock.Add(1)
-		syncs.Add(1)
-		time.Sleep(5 * time.Millisecond)
-		lastDoneStart.Store(start) // rounds never overlap
-		return nil
-	}}
-	dir := t.TempDir()
-	open := func() (*os.File, error) { return os.Open(dir) }
-
-	const n = 64
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			time.Sleep(time.Duration(i%8) * time.Millisecond)
-			renamed := clock.Add(1)
-			if err := g.sync(context.Background(), open); err != nil {
-				errs <- err
-				return
-			}
-			if done := lastDoneStart.Load(); done <= renamed {
-				errs <- fmt.Errorf("returned after sync started at %d, but renamed at %d", done, renamed)
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	if got := syncs.Load(); got >= n/2 {
-		t.Errorf("%d fsyncs for %d callers: no grouping", got, n)
-	}
-	t.Logf("%d callers, %d fsyncs", n, syncs.Load())
 }
 
 func TestDeliverConcurrent(t *testing.T) {

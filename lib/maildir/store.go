@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"mailctl/lib/addr"
+	"mailctl/lib/safeio"
 )
 
 // Options configure a Store.
@@ -43,8 +44,8 @@ type Store struct {
 	counter atomic.Uint64
 
 	mu     sync.Mutex
-	groups map[string]*syncGroup    // group commit per directory
-	sems   map[string]chan struct{} // in-process side of folder locks
+	groups map[string]*safeio.SyncGroup // group commit per directory
+	sems   map[string]chan struct{}     // in-process side of folder locks
 }
 
 // Open opens the tree at dir, creating it (0700, owned by Options.UID) if
@@ -82,7 +83,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		host:   sanitizeHost(host),
 		pid:    os.Getpid(),
 		chown:  opts.UID >= 0 && (opts.UID != os.Geteuid() || (opts.GID >= 0 && opts.GID != os.Getegid())),
-		groups: map[string]*syncGroup{},
+		groups: map[string]*safeio.SyncGroup{},
 		sems:   map[string]chan struct{}{},
 	}, nil
 }
@@ -261,12 +262,12 @@ func (s *Store) syncDirAt(r *os.Root, name string) error {
 }
 
 // group returns the group-commit state for one directory.
-func (s *Store) group(key string) *syncGroup {
+func (s *Store) group(key string) *safeio.SyncGroup {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := s.groups[key]
 	if g == nil {
-		g = &syncGroup{}
+		g = &safeio.SyncGroup{}
 		s.groups[key] = g
 	}
 	return g

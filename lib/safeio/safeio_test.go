@@ -2,10 +2,12 @@ package safeio
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -101,4 +103,51 @@ func TestLockTimeout(t *testing.T) {
 	if _, err := LockFile(ctx, lock); err == nil {
 		t.Fatal("second lock succeeded while the first was held")
 	}
+}
+
+// TestSyncGroup drives SyncGroup with a slow fake directory: every
+// caller must return only after an fsync that started after it called,
+// and concurrent callers must share fsyncs.
+func TestSyncGroup(t *testing.T) {
+	var clock atomic.Int64 // orders events: "renames" and fsync starts
+	var lastDoneStart atomic.Int64
+	var syncs atomic.Int64
+	var g SyncGroup
+	g.SetFsync(func(*os.File) error {
+		start := clock.Add(1)
+		syncs.Add(1)
+		time.Sleep(5 * time.Millisecond)
+		lastDoneStart.Store(start) // rounds never overlap
+		return nil
+	})
+	dir := t.TempDir()
+	open := func() (*os.File, error) { return os.Open(dir) }
+
+	const n = 64
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(i%8) * time.Millisecond)
+			renamed := clock.Add(1)
+			if err := g.Sync(context.Background(), open); err != nil {
+				errs <- err
+				return
+			}
+			if done := lastDoneStart.Load(); done <= renamed {
+				errs <- fmt.Errorf("returned after sync started at %d, but renamed at %d", done, renamed)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if got := syncs.Load(); got >= n/2 {
+		t.Errorf("%d fsyncs for %d callers: no grouping", got, n)
+	}
+	t.Logf("%d callers, %d fsyncs", n, syncs.Load())
 }

@@ -374,9 +374,7 @@ func TestGroupCommit(t *testing.T) {
 	var mu sync.Mutex
 	synced := map[string]time.Time{} // dir -> start of the last completed fsync
 	for _, d := range []string{filepath.Join(s.dir, "msg"), s.stateDir(Incoming)} {
-		g := groupFor(d)
-		g.mu.Lock()
-		g.fsync = func(f *os.File) error {
+		groupFor(d).SetFsync(func(f *os.File) error {
 			start := time.Now()
 			fsyncs.Add(1)
 			time.Sleep(20 * time.Millisecond)
@@ -385,8 +383,7 @@ func TestGroupCommit(t *testing.T) {
 			synced[f.Name()] = start
 			mu.Unlock()
 			return err
-		}
-		g.mu.Unlock()
+		})
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -432,18 +429,18 @@ func TestSyncGroupCancelled(t *testing.T) {
 	s := openSpool(t)
 	g := groupFor(s.stateDir(Incoming))
 	release := make(chan struct{})
-	g.mu.Lock()
-	g.fsync = func(f *os.File) error { <-release; return nil }
-	g.mu.Unlock()
-	go g.sync(context.Background()) // holds the running round
+	g.SetFsync(func(f *os.File) error { <-release; return nil })
+	dir := s.stateDir(Incoming)
+	open := func() (*os.File, error) { return os.Open(dir) }
+	go g.Sync(context.Background(), open) // holds the running round
 	time.Sleep(10 * time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if err := g.sync(ctx); !errors.Is(err, context.DeadlineExceeded) {
+	if err := g.Sync(ctx, open); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("sync under a done context = %v", err)
 	}
 	close(release)
-	if err := g.sync(context.Background()); err != nil {
+	if err := g.Sync(context.Background(), open); err != nil {
 		t.Fatal(err)
 	}
 }
