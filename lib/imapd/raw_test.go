@@ -337,3 +337,26 @@ func TestDeleteSelected(t *testing.T) {
 		t.Errorf("NOOP after RENAME: %s", st)
 	}
 }
+
+// TestLSUB: LSUB lists what SUBSCRIBE recorded, including a name that
+// does not exist (RFC 3501 §6.3.6).
+func TestLSUB(t *testing.T) {
+	ts := newTestServer(t)
+	rc := dialRaw(t, ts.addr)
+	rc.login()
+	rc.cmd("UNSUBSCRIBE Junk")
+	rc.cmd("SUBSCRIBE Lists/Gone")
+	un, st := rc.cmd(`LSUB "" "*"`)
+	if !strings.HasPrefix(st, "OK") {
+		t.Fatalf("LSUB: %s", st)
+	}
+	all := strings.Join(un, "\n")
+	for _, want := range []string{`"/" INBOX`, `"/" "Sent"`, `"/" "Lists/Gone"`} {
+		if !strings.Contains(all, want) {
+			t.Errorf("LSUB lacks %s:\n%s", want, all)
+		}
+	}
+	if strings.Contains(all, "Junk") {
+		t.Errorf("LSUB lists the unsubscribed Junk:\n%s", all)
+	}
+}
