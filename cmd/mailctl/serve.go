@@ -99,12 +99,19 @@ key = "%[1]s/tls/key.pem"
 # system's resolver and never sends mail off this machine.
 resolver = ["127.0.0.1:53"]
 
+[auth]
+# Every listener here is on loopback: let clients log in without TLS too,
+# so any IMAP, POP3 or SMTP client can try the server as it is.
+plaintext_loopback = true
+
 [modules]
 smtpd = true
 submitd = true
 imapd = true
 pop3d = true
 lmtp = true
+# The queue stays off: nothing leaves this machine. Mail to other domains
+# waits in data/queue ("mailctl queue list" shows it).
 queue = false
 webmaild = false
 pickup = true
