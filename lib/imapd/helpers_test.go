@@ -19,6 +19,7 @@ import (
 	"mailctl/lib/listen"
 	"mailctl/lib/maildir"
 	"mailctl/lib/passwd"
+	"mailctl/lib/testenv"
 	"mailctl/lib/userdb"
 )
 
@@ -40,24 +41,7 @@ type testServer struct {
 	addr    string // plain (STARTTLS) listener
 	tlsAddr string // implicit TLS listener
 	tls     *tls.Config
-	logs    *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+	logs    *testenv.Buffer
 }
 
 type serverOption func(*Options)
@@ -120,7 +104,7 @@ func newTestServer(t testing.TB, opts ...any) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	o := Options{
 		Store: store, Auth: a, Mechanisms: auth.Mechanisms, TLS: certs.TLSConfig(),
 		LoopbackPlaintext: true,

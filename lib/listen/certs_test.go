@@ -1,7 +1,6 @@
 package listen
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/tls"
@@ -14,9 +13,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"mailctl/lib/testenv"
 )
 
 // serveCerts serves TLS from certs on loopback and returns the address.
@@ -84,24 +84,6 @@ func TestCertsSNI(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink safe for concurrent handshakes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // replace renames src over dst, as certbot and acme.sh deployments do.
 func replace(t *testing.T, src, dst string) {
 	t.Helper()
@@ -113,7 +95,7 @@ func replace(t *testing.T, src, dst string) {
 func TestCertsReload(t *testing.T) {
 	dir := t.TempDir()
 	cert, key, _ := genCert(t, dir, "live", "mail.example")
-	var logs syncBuffer
+	var logs testenv.Buffer
 	certs, err := LoadCerts([]CertPair{{cert, key}}, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)

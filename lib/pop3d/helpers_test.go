@@ -2,7 +2,6 @@ package pop3d
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -21,6 +20,7 @@ import (
 	"mailctl/lib/listen"
 	"mailctl/lib/maildir"
 	"mailctl/lib/passwd"
+	"mailctl/lib/testenv"
 	"mailctl/lib/userdb"
 )
 
@@ -46,24 +46,6 @@ func testHash(t testing.TB) string {
 	return hash
 }
 
-// syncBuffer collects logs from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // testServer is a POP3 server on loopback over a temporary store, with a
 // plain (STLS) and an implicit-TLS listener.
 type testServer struct {
@@ -75,13 +57,13 @@ type testServer struct {
 	tlsAddr   string
 	certFile  string
 	clientTLS *tls.Config
-	logs      *syncBuffer
+	logs      *testenv.Buffer
 }
 
 func newTestServer(t testing.TB, mod func(*Options)) *testServer {
 	t.Helper()
 	dir := t.TempDir()
-	ts := &testServer{t: t, dir: dir, logs: &syncBuffer{}}
+	ts := &testServer{t: t, dir: dir, logs: &testenv.Buffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 
 	usersFile := filepath.Join(dir, "users")

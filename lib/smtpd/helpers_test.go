@@ -2,7 +2,6 @@ package smtpd
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -26,6 +25,7 @@ import (
 	"mailctl/lib/maildir"
 	"mailctl/lib/passwd"
 	"mailctl/lib/spool"
+	"mailctl/lib/testenv"
 	"mailctl/lib/userdb"
 )
 
@@ -45,7 +45,7 @@ type testEnv struct {
 	srv       *Server
 	addr      string
 	clientTLS *tls.Config
-	logs      *logBuffer
+	logs      *testenv.Buffer
 }
 
 // newEnv starts a server on 127.0.0.1 with bob@example.test (password
@@ -55,7 +55,7 @@ func newEnv(t testing.TB, mode Mode, mutate func(*Options)) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
 	e := &testEnv{t: t, dir: dir, users: filepath.Join(dir, "users"), aliases: filepath.Join(dir, "aliases"),
-		queue: &memQueue{}, forwarded: &forwardLog{}, logs: &logBuffer{}}
+		queue: &memQueue{}, forwarded: &forwardLog{}, logs: &testenv.Buffer{}}
 	store, err := maildir.Open(filepath.Join(dir, "mail"), maildir.Options{UID: -1, GID: -1, Hostname: "mx.example.test"})
 	if err != nil {
 		t.Fatal(err)
@@ -231,23 +231,6 @@ func (f *forwardLog) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.calls)
-}
-
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // client speaks SMTP by hand, so tests can send exactly the bytes they
