@@ -81,7 +81,10 @@ type Options struct {
 	// VirusOnly runs the engines alone (submission: our own users' mail
 	// is not judged as spam, but a virus is still refused).
 	VirusOnly bool
-	Logger    *slog.Logger
+	// Bayes, when set, adds the classifier's verdict on the global data
+	// as the check "bayes" (see bayesScore).
+	Bayes  *Bayes
+	Logger *slog.Logger
 }
 
 // Result is one check's outcome.
@@ -170,6 +173,9 @@ func (s *Scanner) Check(ctx context.Context, env smtpd.Envelope, msg []byte) (*R
 		rep.Results = append(rep.Results, a.results...)
 		rep.Results = append(rep.Results, s.dnsbl(ctx, env.RemoteIP)...)
 		rep.Results = append(rep.Results, s.rules(env, m)...)
+		if s.opts.Bayes != nil {
+			rep.Results = append(rep.Results, s.bayes(msg))
+		}
 		if s.opts.Attachments != nil {
 			r := Result{Check: "attachment", Result: "ok"}
 			if why, bad := s.opts.Attachments.check(m); bad {

@@ -20,6 +20,9 @@ var DefaultWeights = map[string]float64{
 	"caps_subject":       1,
 	"missing_from":       2,
 	"gtube":              1000,
+	// bayes scales the classifier's verdict: a spam probability of 0.99
+	// adds 0.98 of it (the default spam score's worth), see bayesScore.
+	"bayes": 5,
 }
 
 // maxURLs is the URL count above which many_urls applies.
