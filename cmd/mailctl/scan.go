@@ -52,7 +52,8 @@ gtube; dangerous attachments (scan.attachments: programs, scripts and disk
 images by name, double extensions too, and by content, inside zip archives
 with limits on nesting and unpacked size) are refused outright; clamd when
 scan.clamd is set, and SpamAssassin's spamd (its score
-joins ours) when scan.spamd is set. Weights come from [scan.weights]
+joins ours) when scan.spamd is set; the Bayes classifier's verdict on
+the global data (see "mailctl scan train"). Weights come from [scan.weights]
 over the built-in ones. Without --ip, SPF has no client to check and the
 DNS lists are skipped. Authentication-Results fields claiming our
 hostname are counted as forged: smtpd removes them.`, `0   the message is clean
@@ -124,6 +125,7 @@ file (to know the local domains).`),
 	c.Flags().StringVar(&from, "from", "", "the envelope `SENDER` (MAIL FROM); empty is the null sender")
 	c.Flags().StringArrayVar(&rcpts, "rcpt", nil, "an envelope recipient `RCPT` (repeatable)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON: action, reason, score, virus, headers and every check's result")
+	c.AddCommand(newScanTrainCmd(g))
 	return c
 }
 
@@ -186,6 +188,9 @@ func newScanner(cfg *config.Config, m *accounts.Manager, log *slog.Logger, virus
 		Weights:     cfg.Scan.Weights,
 		Logger:      log,
 		VirusOnly:   virusOnly,
+	}
+	if !virusOnly {
+		opts.Bayes = scan.NewBayes(scan.BayesOptions{Dir: bayesDir(cfg), LockTimeout: cfg.Limits.LockTimeout})
 	}
 	for _, z := range cfg.Scan.Zones() {
 		opts.Zones = append(opts.Zones, scan.Zone{Zone: z.Zone, Weight: z.Weight})

@@ -9,7 +9,7 @@ func (s *Scanner) bayes(msg []byte) Result {
 	if err != nil {
 		return Result{Check: "bayes", Result: "error", Detail: err.Error()}
 	}
-	r := Result{Check: "bayes", Result: "unsure", Score: round(bayesScore(v.Spam, s.weights["bayes"])),
+	r := Result{Check: "bayes", Result: "none", Score: round(bayesScore(v.Spam, s.weights["bayes"])),
 		Detail: fmt.Sprintf("spam probability %.3f from %d known tokens (%s data)", v.Spam, v.Tokens, v.Database)}
 	switch {
 	case v.Spam >= 0.8:
