@@ -12,6 +12,7 @@ import (
 	"mailctl/lib/auth"
 	"mailctl/lib/imapd"
 	"mailctl/lib/listen"
+	"mailctl/lib/scan"
 )
 
 func init() {
@@ -46,6 +47,10 @@ A client may wait up to 30 minutes between commands, IDLE included
 (RFC 9051's minimum); each command's disk and lock work is bounded by
 limits.command_timeout; APPEND takes messages up to limits.message_size.
 
+When [scan] is enabled, a user's MOVE into Junk trains the spam
+classifier with the message as spam, and a MOVE out of Junk to anywhere
+but Trash as ham (see "mailctl scan train"); APPEND and COPY never train.
+
 The systemd socket names are "imap" (plain, with STARTTLS) and "imaps"
 (implicit TLS).
 
@@ -57,6 +62,7 @@ The systemd socket names are "imap" (plain, with STARTTLS) and "imaps"
 /var/lib/mailctl/mail/DOMAIN/LOCAL/.FOLDER/mailctl-uidlist    UIDs (also in the user directory for INBOX)
 /var/lib/mailctl/mail/DOMAIN/LOCAL/.FOLDER/mailctl-msgcache   parsed messages, shared by every process
 /var/lib/mailctl/mail/DOMAIN/LOCAL/mailctl-subscriptions      subscribed folders
+/var/lib/mailctl/scan/bayes/                                  the spam classifier's databases
 /var/lib/mailctl/state/auth/   failed-login counters shared by every daemon`, `Passwords are taken only over TLS (STARTTLS, or port 993): until then the
 server announces LOGINDISABLED, except to loopback clients when
 auth.plaintext_loopback is set. Anything a client sends after STARTTLS and
@@ -89,7 +95,7 @@ func serveIMAPD(ctx context.Context, d *daemonEnv, lns []listen.Listener) error 
 	if err != nil {
 		return withCode(exitCantCreat, fmt.Errorf("imapd: %w", err))
 	}
-	srv, err := imapd.New(imapd.Options{
+	opts := imapd.Options{
 		Store:             d.accounts.Store,
 		Auth:              au,
 		Mechanisms:        auth.Mechanisms,
@@ -98,7 +104,12 @@ func serveIMAPD(ctx context.Context, d *daemonEnv, lns []listen.Listener) error 
 		AppendLimit:       int64(cfg.Limits.MessageSize),
 		CommandTimeout:    cfg.Limits.CommandTimeout,
 		Logger:            d.g.logger,
-	})
+	}
+	if cfg.Scan.Enabled {
+		// The users' own sorting into and out of Junk trains the classifier.
+		opts.Trainer = scan.NewBayes(scan.BayesOptions{Dir: bayesDir(cfg), LockTimeout: cfg.Limits.LockTimeout})
+	}
+	srv, err := imapd.New(opts)
 	if err != nil {
 		return err
 	}

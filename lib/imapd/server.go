@@ -55,6 +55,9 @@ type Options struct {
 	Linger time.Duration
 	// Watcher tells IDLE sessions about changes; nil makes one.
 	Watcher *maildir.Watcher
+	// Trainer, when set, learns spam from MOVEs into Junk and ham from
+	// MOVEs out of Junk to anywhere but Trash.
+	Trainer Trainer
 	Logger  *slog.Logger
 }
 

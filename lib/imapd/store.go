@@ -247,11 +247,19 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 		return no(imap.ResponseCodeCannot, "Source and destination are the same mailbox")
 	}
 	uids := sel.uidsOf(idx)
+	spam, train := trainKind(sel.ref.f.Name(), dst.f.Name())
+	var toTrain map[uint32][]byte
+	if train && s.srv.opts.Trainer != nil {
+		toTrain = s.readForTraining(idx)
+	}
 	ctx, cancel := s.ctx()
 	mapping, err := sel.ref.f.MoveTo(ctx, uids, dst.f)
 	cancel()
 	if err != nil && len(mapping) == 0 {
 		return s.mailboxError("move", err)
+	}
+	if toTrain != nil {
+		s.train(spam, toTrain, mapping)
 	}
 	if data := copyData(dst.f.UIDValidity(), uids, mapping); data != nil {
 		if err := w.WriteCopyData(data); err != nil {
