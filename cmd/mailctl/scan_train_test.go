@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/emersion/go-imap/v2"
 )
 
 // writeTrainMaildir fills dir/cur and dir/new with n messages whose bodies
@@ -79,4 +81,34 @@ func TestScanTrainThenScan(t *testing.T) {
 	e.expect(exitUsage, "", "scan", "train")
 	e.expect(exitUsage, "", "scan", "train", "--spam", "--ham")
 	e.expect(exitDataErr, "", "scan", "train", "--spam", "--user", "not an address")
+}
+
+// TestIMAPDMoveToJunkTrains: a MOVE into Junk through mailctl imapd
+// teaches the global and the user's database a spam message.
+func TestIMAPDMoveToJunkTrains(t *testing.T) {
+	e, _ := newIMAPEnv(t, "[scan]\nenabled = true\n")
+	address := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	startIMAPD(t, e, "--listen", address)
+	deliverTo(t, e, "bob@example.test", "cheap pills")
+	c := dialIMAP(t, address, nil, nil)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create("Junk", nil).Wait(); err != nil && !strings.Contains(err.Error(), "ALREADYEXISTS") {
+		t.Fatal(err)
+	}
+	if _, err := c.Move(imap.SeqSetNum(1), "Junk").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(e.dir, "scan", "bayes")
+	for _, name := range []string{"global.db", "*[0-9a-f].db"} {
+		files, _ := filepath.Glob(filepath.Join(dir, name))
+		if len(files) == 0 {
+			t.Fatalf("no %s in %s", name, dir)
+		}
+		data, _ := os.ReadFile(files[0])
+		if !strings.HasPrefix(string(data), "mailctl-bayes 1 1 0\n") {
+			t.Errorf("%s: %q", files[0], strings.SplitN(string(data), "\n", 2)[0])
+		}
+	}
 }
