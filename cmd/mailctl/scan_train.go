@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"mailctl/lib/config"
+	"mailctl/lib/listen"
 	"mailctl/lib/scan"
 )
 
@@ -47,9 +49,10 @@ Training the same message twice counts it twice.`, `0   the messages were learnt
 78  configuration error (EX_CONFIG)`, filesCore+`
 /var/lib/mailctl/scan/bayes/  the classifier: global.db and one
                             <hash>.db per user, each updated under
-                            its .lock file`, `Writes the classifier's databases in the data directory; run it as the
-user smtpd runs as, or the daemons may not read what root wrote. Reads
-the messages with this process's rights.`),
+                            its .lock file`, `Writes the classifier's databases in the data directory. Run as root, it
+gives them to the mail account ("user" in the config) afterwards, so the
+daemons can go on training them. Reads the messages with this process's
+rights.`),
 		Example: `  mailctl scan train --spam < junk.eml
   mailctl scan train --ham --user bob@example.org --maildir /var/lib/mailctl/mail/example.org/bob`,
 		Args: cobra.NoArgs,
@@ -75,7 +78,10 @@ the messages with this process's rights.`),
 				if err != nil {
 					return err
 				}
-				return b.Train(cmd.Context(), user, spam, msg)
+				if err := b.Train(cmd.Context(), user, spam, msg); err != nil {
+					return err
+				}
+				return giveBayesToMailAccount(cfg)
 			}
 			n := 0
 			var batch [][]byte
@@ -108,6 +114,9 @@ the messages with this process's rights.`),
 			if err := flush(); err != nil {
 				return err
 			}
+			if err := giveBayesToMailAccount(cfg); err != nil {
+				return err
+			}
 			kind := "ham"
 			if spam {
 				kind = "spam"
@@ -121,6 +130,25 @@ the messages with this process's rights.`),
 	c.Flags().StringVar(&user, "user", "", "also train `ADDRESS`'s own database")
 	c.Flags().StringVar(&dir, "maildir", "", "train every message in `DIR`/cur and DIR/new instead of standard input")
 	return c
+}
+
+// giveBayesToMailAccount hands the classifier's files to the mail account
+// when run as root: the daemons, running as that account, update them
+// later (a rewrite keeps the old owner).
+func giveBayesToMailAccount(cfg *config.Config) error {
+	if os.Geteuid() != 0 || cfg.User == "" {
+		return nil
+	}
+	uid, gid, err := listen.LookupAccount(cfg.User)
+	if err != nil {
+		return withCode(exitConfig, fmt.Errorf("mail account %q: %w", cfg.User, err))
+	}
+	return filepath.WalkDir(bayesDir(cfg), func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, uid, gid)
+	})
 }
 
 // readAtMost reads the first max bytes of a file: enough to judge it.

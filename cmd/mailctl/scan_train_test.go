@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
@@ -109,6 +110,38 @@ func TestIMAPDMoveToJunkTrains(t *testing.T) {
 		data, _ := os.ReadFile(files[0])
 		if !strings.HasPrefix(string(data), "mailctl-bayes 1 1 0\n") {
 			t.Errorf("%s: %q", files[0], strings.SplitN(string(data), "\n", 2)[0])
+		}
+	}
+}
+
+// TestScanTrainAsRootGivesFilesAway: root's training leaves databases the
+// daemons (running as the mail account) can update later.
+func TestScanTrainAsRootGivesFilesAway(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test needs root, to check the files are handed to the mail account")
+	}
+	e := newScanTestEnv(t, "")
+	c := e.command(scanMessage("a@pass.test", "x", "cheap casino bonus"), "scan", "train", "--spam", "--user", "bob@example.test")
+	c.Env = append(c.Env, "MAILCTL_USER=nobody")
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("train: %v\n%s", err, out)
+	}
+	dir := filepath.Join(e.dir, "scan", "bayes")
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) == 0 {
+		t.Fatalf("no databases in %s: %v", dir, err)
+	}
+	for _, de := range append([]os.DirEntry{nil}, ents...) {
+		p := dir
+		if de != nil {
+			p = filepath.Join(dir, de.Name())
+		}
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uid := st.Sys().(*syscall.Stat_t).Uid; uid != 65534 {
+			t.Errorf("%s owned by uid %d, want nobody (65534)", p, uid)
 		}
 	}
 }
