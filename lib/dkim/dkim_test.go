@@ -316,19 +316,3 @@ func TestFromDomain(t *testing.T) {
 		}
 	}
 }
-
-func TestToCRLF(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"a\r\nb\r\n", "a\r\nb\r\n"},
-		{"a\nb\n", "a\r\nb\r\n"},
-		{"a\rb\r", "a\r\nb\r\n"},
-		{"a\r\r\nb", "a\r\n\r\nb"},
-		{"\n", "\r\n"},
-		{"", ""},
-	}
-	for _, tt := range tests {
-		if got := string(ToCRLF([]byte(tt.in))); got != tt.want {
-			t.Errorf("ToCRLF(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}

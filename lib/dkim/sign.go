@@ -12,6 +12,7 @@ import (
 	msgdkim "github.com/emersion/go-msgauth/dkim"
 
 	"mailctl/lib/addr"
+	"mailctl/lib/crlf"
 )
 
 // SignedFields are the header fields a signature covers when present
@@ -42,7 +43,7 @@ func (ks *Keys) Sign(msg []byte, fromDomain string) ([]byte, error) {
 	if len(keys) == 0 {
 		return msg, nil
 	}
-	msg = ToCRLF(msg)
+	msg = crlf.Normalize(msg)
 	fields := signedFields(msg)
 	var sigs bytes.Buffer
 	for _, k := range keys {
@@ -109,36 +110,6 @@ func fieldNames(msg []byte) []string {
 		names = append(names, string(bytes.TrimRight(name, " \t")))
 	}
 	return names
-}
-
-// ToCRLF turns every line end of msg (CRLF, bare LF, bare CR) into CRLF.
-// It returns msg itself when nothing needs changing.
-func ToCRLF(msg []byte) []byte {
-	ok := true
-	for i, c := range msg {
-		if c == '\n' && (i == 0 || msg[i-1] != '\r') || c == '\r' && (i+1 == len(msg) || msg[i+1] != '\n') {
-			ok = false
-			break
-		}
-	}
-	if ok {
-		return msg
-	}
-	out := make([]byte, 0, len(msg)+len(msg)/32)
-	for i := 0; i < len(msg); i++ {
-		switch c := msg[i]; c {
-		case '\r':
-			out = append(out, '\r', '\n')
-			if i+1 < len(msg) && msg[i+1] == '\n' {
-				i++
-			}
-		case '\n':
-			out = append(out, '\r', '\n')
-		default:
-			out = append(out, c)
-		}
-	}
-	return out
 }
 
 // ErrNoFrom: the message has no usable From: field.

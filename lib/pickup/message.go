@@ -3,6 +3,8 @@ package pickup
 import (
 	"bytes"
 	"strings"
+
+	"mailctl/lib/crlf"
 )
 
 // field is one header field: its name as written and every byte of it,
@@ -29,7 +31,7 @@ type message struct {
 // empty line, or at the first line that is not a field (which then
 // starts the body: the empty line is added when the message is written).
 func parseMessage(raw []byte) *message {
-	msg := toCRLF(raw)
+	msg := crlf.Normalize(raw)
 	if bytes.HasPrefix(msg, []byte("From ")) {
 		if i := bytes.Index(msg, []byte("\r\n")); i >= 0 {
 			msg = msg[i+2:]
@@ -172,25 +174,6 @@ func (m *message) bytes(top []byte) []byte {
 	}
 	out = append(out, '\r', '\n')
 	return append(out, m.body...)
-}
-
-// toCRLF turns every line end (CRLF, bare LF, bare CR) into CRLF.
-func toCRLF(msg []byte) []byte {
-	out := make([]byte, 0, len(msg)+len(msg)/32)
-	for i := 0; i < len(msg); i++ {
-		switch c := msg[i]; c {
-		case '\r':
-			out = append(out, '\r', '\n')
-			if i+1 < len(msg) && msg[i+1] == '\n' {
-				i++
-			}
-		case '\n':
-			out = append(out, '\r', '\n')
-		default:
-			out = append(out, c)
-		}
-	}
-	return out
 }
 
 // has8bit reports whether b has a byte outside ASCII.

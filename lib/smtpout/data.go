@@ -3,41 +3,17 @@ package smtpout
 import (
 	"bufio"
 	"bytes"
+
+	"mailctl/lib/crlf"
 )
 
-// normalizeCRLF returns msg with every line ending CRLF: a bare LF or a
-// bare CR becomes CRLF (messages from sendmail have LF ends; a bare CR on
-// the wire is how SMTP smuggling starts). A missing final line end is
-// added. msg is returned unchanged when it is already clean.
+// normalizeCRLF returns msg with every line ending CRLF (crlf.Normalize)
+// and a final line end added when missing: DATA must end in CRLF before
+// the terminating dot.
 func normalizeCRLF(msg []byte) []byte {
-	clean := len(msg) == 0 || bytes.HasSuffix(msg, []byte("\r\n"))
-	for i := 0; clean && i < len(msg); i++ {
-		switch msg[i] {
-		case '\n':
-			clean = i > 0 && msg[i-1] == '\r'
-		case '\r':
-			clean = i+1 < len(msg) && msg[i+1] == '\n'
-		}
-	}
-	if clean {
-		return msg
-	}
-	out := make([]byte, 0, len(msg)+len(msg)/32+2)
-	for i := 0; i < len(msg); i++ {
-		switch c := msg[i]; c {
-		case '\r':
-			out = append(out, '\r', '\n')
-			if i+1 < len(msg) && msg[i+1] == '\n' {
-				i++
-			}
-		case '\n':
-			out = append(out, '\r', '\n')
-		default:
-			out = append(out, c)
-		}
-	}
+	out := crlf.Normalize(msg)
 	if len(out) > 0 && !bytes.HasSuffix(out, []byte("\r\n")) {
-		out = append(out, '\r', '\n')
+		out = append(out[:len(out):len(out)], '\r', '\n')
 	}
 	return out
 }
