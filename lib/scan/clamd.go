@@ -52,27 +52,11 @@ func (c *Clamd) Scan(ctx context.Context, msg []byte) (Result, error) {
 }
 
 func (c *Clamd) instream(ctx context.Context, msg []byte) (string, error) {
-	network, address := "tcp", c.Address
-	if p, ok := strings.CutPrefix(c.Address, "unix:"); ok {
-		network, address = "unix", p
-	}
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = 60 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, network, address)
+	conn, done, err := dialEngine(ctx, c.Address, c.Timeout)
 	if err != nil {
 		return "", err
 	}
-	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	defer done()
 
 	w := bufio.NewWriterSize(conn, clamdChunk+4)
 	w.WriteString("zINSTREAM\x00")

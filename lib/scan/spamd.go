@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -40,27 +39,11 @@ func (s *Spamd) Scan(ctx context.Context, msg []byte) (Result, error) {
 }
 
 func (s *Spamd) check(ctx context.Context, msg []byte) (score, threshold float64, spam bool, err error) {
-	network, address := "tcp", s.Address
-	if p, ok := strings.CutPrefix(s.Address, "unix:"); ok {
-		network, address = "unix", p
-	}
-	timeout := s.Timeout
-	if timeout <= 0 {
-		timeout = 60 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, network, address)
+	conn, done, err := dialEngine(ctx, s.Address, s.Timeout)
 	if err != nil {
 		return 0, 0, false, err
 	}
-	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	defer done()
 
 	w := bufio.NewWriter(conn)
 	fmt.Fprintf(w, "CHECK SPAMC/1.5\r\nContent-length: %d\r\n\r\n", len(msg))
