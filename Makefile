@@ -19,7 +19,7 @@ FISHDIR   := $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 # that passwd, useradd and users never shadow the system's own commands.
 LINKS     := deliver useradd userdel usermod passwd users alias domain serve
 # Debian packages the tests talk to (installed by test-deps when missing).
-TEST_PKGS := dovecot-core dovecot-imapd systemd util-linux swaks libnet-ssleay-perl libio-socket-ssl-perl isync fetchmail clamav-daemon spamassassin spamd
+TEST_PKGS := dovecot-core dovecot-imapd systemd util-linux swaks libnet-ssleay-perl libio-socket-ssl-perl isync fetchmail clamav-daemon spamassassin spamd chromium fonts-dejavu-core
 
 .PHONY: all build run test test-deps vet bench man completions docs install clean
 
