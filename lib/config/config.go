@@ -123,10 +123,14 @@ func (c *Config) QualifyDomain() string {
 }
 
 // Listeners are one module's addresses: Listen is plain (STARTTLS where the
-// protocol has it), ListenTLS is implicit TLS.
+// protocol has it), ListenTLS is implicit TLS. WebmailListen (imapd and
+// submitd only) is where webmaild connects: each connection starts with a
+// PROXY protocol header naming the browser's address, which is trusted, so
+// it must be a Unix socket or an address only webmaild can reach.
 type Listeners struct {
-	Listen    []string `mapstructure:"listen"`
-	ListenTLS []string `mapstructure:"listen_tls"`
+	Listen        []string `mapstructure:"listen"`
+	ListenTLS     []string `mapstructure:"listen_tls"`
+	WebmailListen []string `mapstructure:"webmail_listen"`
 }
 
 // Modules known to serve and to the modules table.
@@ -165,9 +169,11 @@ func Default() *Config {
 			"smtpd": true, "submitd": true, "imapd": true, "pop3d": true,
 			"lmtp": true, "queue": true, "webmaild": false, "pickup": true,
 		},
-		SMTPD:    Listeners{Listen: []string{":25"}},
-		Submitd:  Listeners{Listen: []string{":587"}, ListenTLS: []string{":465"}},
-		IMAPD:    Listeners{Listen: []string{":143"}, ListenTLS: []string{":993"}},
+		SMTPD: Listeners{Listen: []string{":25"}},
+		Submitd: Listeners{Listen: []string{":587"}, ListenTLS: []string{":465"},
+			WebmailListen: []string{"unix:/run/mailctl/submission-webmail.sock"}},
+		IMAPD: Listeners{Listen: []string{":143"}, ListenTLS: []string{":993"},
+			WebmailListen: []string{"unix:/run/mailctl/imap-webmail.sock"}},
 		POP3D:    Listeners{Listen: []string{":110"}, ListenTLS: []string{":995"}},
 		LMTP:     Listeners{Listen: []string{"unix:/run/mailctl/lmtp.sock"}},
 		Webmaild: Listeners{Listen: []string{"127.0.0.1:8080"}},

@@ -41,6 +41,7 @@ extra = [{ cert = "/c2.pem", key = "/k2.pem" }]
 
 [submitd]
 listen = ["127.0.0.1:587", "[::1]:2525"]
+webmail_listen = ["127.0.0.1:10587"]
 
 [pickup]
 domain = "Example.ORG"
@@ -73,6 +74,9 @@ domain = "Example.ORG"
 	if len(c.Submitd.Listen) != 2 || c.Limits.Recipients != 100 {
 		t.Errorf("submitd = %+v recipients = %d", c.Submitd, c.Limits.Recipients)
 	}
+	if w := c.ListenersFor("submitd").WebmailListen; len(w) != 1 || w[0] != "127.0.0.1:10587" || c.IMAPD.WebmailListen[0] != "unix:/run/mailctl/imap-webmail.sock" {
+		t.Errorf("webmail_listen: submitd %v, imapd %v", w, c.IMAPD.WebmailListen)
+	}
 	if c.Limits.SendMessagesPerHour != 200 || c.Limits.SendRecipientsPerHour != 1000 {
 		t.Errorf("send limits = %d/%d, want the defaults 200/1000", c.Limits.SendMessagesPerHour, c.Limits.SendRecipientsPerHour)
 	}
@@ -91,6 +95,9 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"[limits]\ncommand_timeout = \"-1s\"", "limits.command_timeout"},
 		{"[tls]\ncert = \"/only-cert\"\nkey = \"\"", "tls"},
 		{"[imapd]\nlisten_tls = 5", "listen_tls"},
+		{"[pop3d]\nwebmail_listen = [\"unix:/run/p.sock\"]", "pop3d.webmail_listen"},
+		{"[imapd]\nwebmail_listen = [\"imap.example:1\"]", "imapd.webmail_listen"},
+		{"[submitd]\nwebmail_listen = [\":10587\"]", "submitd.webmail_listen"},
 		{"[pickup]\ndomain = \"bad domain\"", "pickup.domain"},
 		{"[limits]\nsend_messages_per_hour = -1", "limits.send_messages_per_hour"},
 		{"[scan]\ndnsbl = [\"zen.example\"]", "scan.dnsbl"},
@@ -175,5 +182,16 @@ func TestExampleConfig(t *testing.T) {
 	}
 	if c.Hostname != "mail.example.org" || len(c.Submitd.Listen) != 2 || c.Limits.MessageSize != 50<<20 {
 		t.Errorf("example config read back wrong: %+v", c)
+	}
+}
+
+// An empty webmail_listen switches the default socket off.
+func TestWebmailListenOff(t *testing.T) {
+	c, err := Load(write(t, "[imapd]\nwebmail_listen = []\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.IMAPD.WebmailListen) != 0 || len(c.Submitd.WebmailListen) != 1 {
+		t.Errorf("imapd %v, submitd %v", c.IMAPD.WebmailListen, c.Submitd.WebmailListen)
 	}
 }

@@ -105,7 +105,16 @@ func (c *Config) Validate() error {
 		}
 	}
 	for name, ls := range c.listeners() {
-		for key, addrs := range map[string][]string{name + ".listen": ls.Listen, name + ".listen_tls": ls.ListenTLS} {
+		if len(ls.WebmailListen) > 0 && name != "imapd" && name != "submitd" {
+			bad(name+".webmail_listen", "only imapd and submitd take webmaild's connections")
+		}
+		for _, a := range ls.WebmailListen {
+			// The PROXY header is trusted: never every address at once.
+			if !strings.HasPrefix(a, "unix:") && a != "systemd" && !validHostPort(a, true) {
+				bad(name+".webmail_listen", "%q is not unix:/path or IP:PORT (an address only webmaild can reach)", a)
+			}
+		}
+		for key, addrs := range map[string][]string{name + ".listen": ls.Listen, name + ".listen_tls": ls.ListenTLS, name + ".webmail_listen": ls.WebmailListen} {
 			for _, a := range addrs {
 				if !validListen(a) {
 					bad(key, "%q is not HOST:PORT, :PORT, unix:/path or systemd", a)
