@@ -16,6 +16,11 @@
 //     and Options.ListenTLS (implicit TLS), e.g. "127.0.0.1:2525",
 //     "[::1]:25", ":587" or "unix:/run/mailctl/lmtp.sock".
 //
+// Listeners for webmaild (Options.Webmail; systemd names ending in
+// "-webmail", see IsWebmailName) are plain and marked Listener.Webmail:
+// their clients start with a PROXY protocol header (lib/proxyproto) that
+// the daemon reads and trusts.
+//
 // For implicit TLS, Accept returns a *tls.Conn made by tls.Server directly
 // over the raw connection: go-smtp and go-imap recognise TLS with
 // conn.(*tls.Conn), so nothing may wrap it.

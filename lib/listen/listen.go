@@ -38,6 +38,10 @@ type Listener struct {
 	// Name is the systemd FileDescriptorName the socket came with
 	// ("LISTEN_FD_<n>" when it had none); "" for inetd and address listeners.
 	Name string
+	// Webmail marks webmaild's listener (Options.Webmail, or a systemd
+	// name from IsWebmailName): every connection starts with a PROXY
+	// protocol header, and the daemon checks the webmail service.
+	Webmail bool
 }
 
 // Options says where a daemon may take its sockets from.
@@ -52,6 +56,9 @@ type Options struct {
 	// "unix:/run/mailctl/lmtp.sock". Hosts must be IP literals (or empty
 	// for every address): binding never resolves names.
 	Listen, ListenTLS []string
+	// Webmail are addresses bound like Listen for webmaild's connections
+	// (Listener.Webmail), e.g. "unix:/run/mailctl/imap-webmail.sock".
+	Webmail []string
 	// Inetd serves the one connection on stdin/stdout; InetdTLS does the
 	// same with implicit TLS.
 	Inetd, InetdTLS bool
@@ -80,8 +87,8 @@ func Open(ctx context.Context, opts Options) ([]Listener, error) {
 		for _, l := range ls {
 			log.Info("listening on systemd socket", "name", l.Name, "addr", l.Addr().String(), "tls", l.Mode.String())
 		}
-		if len(opts.Listen)+len(opts.ListenTLS) > 0 {
-			log.Debug("systemd passed sockets: listen addresses ignored", "listen", opts.Listen, "listen_tls", opts.ListenTLS)
+		if len(opts.Listen)+len(opts.ListenTLS)+len(opts.Webmail) > 0 {
+			log.Debug("systemd passed sockets: listen addresses ignored", "listen", opts.Listen, "listen_tls", opts.ListenTLS, "webmail", opts.Webmail)
 		}
 		return ls, nil
 	}
@@ -104,7 +111,7 @@ func Open(ctx context.Context, opts Options) ([]Listener, error) {
 		return []Listener{{Listener: OneConn(c), Mode: Plain}}, nil
 	}
 
-	if len(opts.Listen)+len(opts.ListenTLS) == 0 {
+	if len(opts.Listen)+len(opts.ListenTLS)+len(opts.Webmail) == 0 {
 		return nil, fmt.Errorf("listen: no socket: systemd passed none named %q, inetd mode is off and no listen address is set", opts.Names)
 	}
 	if len(opts.ListenTLS) > 0 && opts.TLS == nil {
@@ -129,8 +136,15 @@ func Open(ctx context.Context, opts Options) ([]Listener, error) {
 		}
 		out = append(out, Listener{Listener: tls.NewListener(l, opts.TLS), Mode: Implicit})
 	}
+	for _, spec := range opts.Webmail {
+		l, err := listenAddr(ctx, spec)
+		if err != nil {
+			return fail(err)
+		}
+		out = append(out, Listener{Listener: l, Mode: Plain, Webmail: true})
+	}
 	for _, l := range out {
-		log.Info("listening", "addr", l.Addr().String(), "tls", l.Mode.String())
+		log.Info("listening", "addr", l.Addr().String(), "tls", l.Mode.String(), "webmail", l.Webmail)
 	}
 	return out, nil
 }
@@ -145,6 +159,13 @@ func IsImplicitTLSName(name string) bool {
 		return true
 	}
 	return strings.HasSuffix(name, "-tls")
+}
+
+// IsWebmailName reports whether a systemd socket name is webmaild's
+// listener: a name ending in "-webmail", e.g. "imap-webmail" or
+// "submission-webmail".
+func IsWebmailName(name string) bool {
+	return strings.HasSuffix(strings.ToLower(name), "-webmail")
 }
 
 // listenAddr binds one address: "unix:PATH" or TCP "HOST:PORT".

@@ -364,3 +364,50 @@ func TestIsImplicitTLSName(t *testing.T) {
 		}
 	}
 }
+
+func TestIsWebmailName(t *testing.T) {
+	tests := map[string]bool{
+		"imap-webmail": true, "submission-webmail": true, "IMAP-WEBMAIL": true,
+		"webmail": false, "imap": false, "webmail-tls": false, "imaps": false, "": false,
+	}
+	for name, want := range tests {
+		if got := IsWebmailName(name); got != want {
+			t.Errorf("IsWebmailName(%q) = %t, want %t", name, got, want)
+		}
+	}
+}
+
+// Webmail addresses are bound plain, marked, and as unix sockets get
+// SocketMode like the others.
+func TestOpenWebmail(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "imap-webmail.sock")
+	ls, err := Open(testCtx(t), Options{Listen: []string{"127.0.0.1:0"}, Webmail: []string{"unix:" + sock, "127.0.0.1:0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeAll(ls)
+	if len(ls) != 3 {
+		t.Fatalf("%d listeners, want 3", len(ls))
+	}
+	for i, want := range []bool{false, true, true} {
+		if ls[i].Webmail != want || ls[i].Mode != Plain {
+			t.Errorf("listener %d (%s): webmail %t mode %v, want webmail %t, plain", i, ls[i].Addr(), ls[i].Webmail, ls[i].Mode, want)
+		}
+	}
+	fi, err := os.Stat(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != SocketMode || fi.Mode().Type() != fs.ModeSocket {
+		t.Errorf("socket mode %v, want %v socket", fi.Mode(), os.FileMode(SocketMode))
+	}
+	// Webmail addresses alone are enough to open.
+	ls2, err := Open(testCtx(t), Options{Webmail: []string{"127.0.0.1:0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeAll(ls2)
+	if len(ls2) != 1 || !ls2[0].Webmail {
+		t.Errorf("webmail only: %+v", ls2)
+	}
+}

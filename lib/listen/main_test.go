@@ -138,7 +138,11 @@ func serveEcho(c net.Conn, l Listener) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(20 * time.Second))
 	_, isTLS := c.(*tls.Conn)
-	fmt.Fprintf(c, "name=%s mode=%s tls=%t\n", l.Name, l.Mode, isTLS)
+	webmail := ""
+	if l.Webmail {
+		webmail = " webmail"
+	}
+	fmt.Fprintf(c, "name=%s mode=%s tls=%t%s\n", l.Name, l.Mode, isTLS, webmail)
 	line, err := bufio.NewReader(c).ReadString('\n')
 	if err != nil {
 		return

@@ -121,7 +121,7 @@ func systemdListener(s *sdSocket, cfg *tls.Config) (Listener, error) {
 		if mode == Implicit {
 			return Listener{Listener: OneTLSConn(c, cfg), Mode: mode, Name: s.name}, nil
 		}
-		return Listener{Listener: OneConn(c), Mode: mode, Name: s.name}, nil
+		return Listener{Listener: OneConn(c), Mode: mode, Name: s.name, Webmail: IsWebmailName(s.name)}, nil
 	}
 	l, err := net.FileListener(s.file)
 	if err != nil {
@@ -130,7 +130,7 @@ func systemdListener(s *sdSocket, cfg *tls.Config) (Listener, error) {
 	if mode == Implicit {
 		l = tls.NewListener(l, cfg)
 	}
-	return Listener{Listener: l, Mode: mode, Name: s.name}, nil
+	return Listener{Listener: l, Mode: mode, Name: s.name, Webmail: mode == Plain && IsWebmailName(s.name)}, nil
 }
 
 // socketKind reports the socket type of f and whether it is listening.

@@ -84,6 +84,16 @@ func TestSystemdActivation(t *testing.T) {
 			results: []string{"unclaimed=imaps\n"},
 		},
 		{
+			name:   "webmail sockets are marked",
+			args:   "-l 127.0.0.1:%[1]d -l 127.0.0.1:%[2]d --fdname=imap:imap-webmail",
+			groups: "imap,imap-webmail",
+			conns: []activationConn{
+				{0, false, "name=imap mode=plain tls=false"},
+				{1, false, "name=imap-webmail mode=plain tls=false webmail"},
+			},
+			results: []string{"unclaimed=\n"},
+		},
+		{
 			name:    "unnamed socket taken by a daemon that names none",
 			args:    "-l 127.0.0.1:%[1]d",
 			groups:  "",
