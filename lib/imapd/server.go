@@ -19,6 +19,7 @@ import (
 	"github.com/emersion/go-sasl"
 
 	"mailctl/lib/maildir"
+	"mailctl/lib/proxyproto"
 	"mailctl/lib/userdb"
 )
 
@@ -135,6 +136,19 @@ func New(opts Options) (*Server, error) {
 // TLS. A one-connection listener (inetd) makes Serve return when the
 // connection is done.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, implicitTLS bool) error {
+	return s.serve(ctx, ln, implicitTLS, false)
+}
+
+// ServeWebmail accepts webmaild's connections on ln: each starts with a
+// PROXY protocol header (lib/proxyproto) naming the browser's address,
+// which then counts login failures and appears in the logs. The service
+// checked is userdb.Webmail, and LOGIN is allowed without TLS (ln must be
+// a local socket or on a network only webmaild reaches).
+func (s *Server) ServeWebmail(ctx context.Context, ln net.Listener) error {
+	return s.serve(ctx, ln, false, true)
+}
+
+func (s *Server) serve(ctx context.Context, ln net.Listener, implicitTLS, webmail bool) error {
 	if implicitTLS && s.opts.TLS == nil {
 		return errors.New("imapd: implicit TLS without a TLS configuration")
 	}
@@ -158,7 +172,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, implicitTLS bool) e
 			return fmt.Errorf("imapd: accept: %w", err)
 		}
 		delay = 0
-		s.handle(c, implicitTLS)
+		s.handleConn(c, implicitTLS, webmail)
 	}
 	if ctx.Err() != nil {
 		s.shutdown()
@@ -172,9 +186,17 @@ func isTemporary(err error) bool {
 	return ok && t.Temporary()
 }
 
-// handle starts a session on c. The connection's raw side is wrapped (for
-// batching and deadlines) below TLS.
-func (s *Server) handle(c net.Conn, implicitTLS bool) {
+// webmailHeaderTimeout bounds the wait for webmaild's PROXY header.
+const webmailHeaderTimeout = 10 * time.Second
+
+// handle starts a session on c from an ordinary listener.
+func (s *Server) handle(c net.Conn, implicitTLS bool) { s.handleConn(c, implicitTLS, false) }
+
+// handleConn starts a session on c. The connection's raw side is wrapped (for
+// batching and deadlines) below TLS. On a webmail listener the PROXY
+// header is read first, on a goroutine of its own: a slow client never
+// holds up Accept.
+func (s *Server) handleConn(c net.Conn, implicitTLS, webmail bool) {
 	raw := c
 	if tc, ok := c.(*tls.Conn); ok {
 		raw = tc.NetConn() // not handshaken yet: redo it over our wrapper
@@ -185,6 +207,9 @@ func (s *Server) handle(c net.Conn, implicitTLS bool) {
 	id := hex.EncodeToString(idb[:])
 	remote := remoteAddr(raw.RemoteAddr())
 	log := s.log.With("conn", id, "remote", remote.String())
+	if webmail {
+		log = s.log.With("conn", id, "peer", peerString(raw))
+	}
 
 	s.wg.Add(1)
 	var bc *conn
@@ -204,11 +229,35 @@ func (s *Server) handle(c net.Conn, implicitTLS bool) {
 		nc.Close()
 		return
 	}
-	s.conns[bc] = nil
+	s.conns[bc] = nil // registered now, so shutdown closes it even while the header is awaited
 	s.mu.Unlock()
 
-	log.Debug("imapd: connection", "tls", implicitTLS)
-	plaintextOK := s.opts.LoopbackPlaintext && (remote.IsLoopback() || !remote.IsValid())
+	if !webmail {
+		log.Debug("imapd: connection", "tls", implicitTLS)
+		plaintextOK := s.opts.LoopbackPlaintext && (remote.IsLoopback() || !remote.IsValid())
+		s.start(bc, nc, log, remote, userdb.IMAP, plaintextOK, s.opts.TLS)
+		return
+	}
+	go func() {
+		client, _, err := proxyproto.ReadHeader(bc, webmailHeaderTimeout)
+		if err != nil {
+			log.Info("imapd: webmail connection without a valid PROXY header, closing", "err", err)
+			bc.Close()
+			return
+		}
+		if !client.IsValid() { // PROXY UNKNOWN: the socket's peer it is
+			client = remote
+		}
+		log := log.With("remote", client.String(), "webmail", true)
+		log.Debug("imapd: connection")
+		// Plain text is fine on webmaild's local socket; no STARTTLS.
+		s.start(bc, bc, log, client, userdb.Webmail, true, nil)
+	}()
+}
+
+// start runs go-imap on nc (bc, or TLS over it) for a client at remote
+// that logs in to service.
+func (s *Server) start(bc *conn, nc net.Conn, log *slog.Logger, remote netip.Addr, service userdb.Service, plaintextOK bool, tlsCfg *tls.Config) {
 	srv := imapserver.New(&imapserver.Options{
 		NewSession: func(ic *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 			s.mu.Lock()
@@ -216,11 +265,11 @@ func (s *Server) handle(c net.Conn, implicitTLS bool) {
 				s.conns[bc] = ic
 			}
 			s.mu.Unlock()
-			return newSession(s, ic, bc, log, remote), nil, nil
+			return newSession(s, ic, bc, log, remote, service), nil, nil
 		},
 		Caps:         s.caps,
 		Logger:       logAdapter{log},
-		TLSConfig:    s.opts.TLS,
+		TLSConfig:    tlsCfg,
 		InsecureAuth: plaintextOK,
 	})
 	// Serve takes the connection and returns at the second Accept; the
@@ -250,6 +299,15 @@ func remoteAddr(a net.Addr) netip.Addr {
 		return ap.Addr().Unmap()
 	}
 	return netip.Addr{}
+}
+
+// peerString names the socket peer of a webmail connection for the logs:
+// its address, or the socket it came through when it has none (unix).
+func peerString(c net.Conn) string {
+	if a := c.RemoteAddr(); a != nil && a.String() != "" && a.String() != "@" {
+		return a.String()
+	}
+	return c.LocalAddr().Network() + ":" + c.LocalAddr().String()
 }
 
 // shutdown tells every session goodbye and closes its connection.

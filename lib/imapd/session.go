@@ -25,7 +25,10 @@ type session struct {
 	conn   *conn
 	log    *slog.Logger
 	remote netip.Addr
-	start  time.Time
+	// service is what a login must have: imap, or webmail on webmaild's
+	// listener.
+	service userdb.Service
+	start   time.Time
 
 	user *userRef // nil until logged in
 	sel  *selected
@@ -47,8 +50,8 @@ var (
 	_ imapserver.SessionMove        = (*session)(nil)
 )
 
-func newSession(s *Server, ic *imapserver.Conn, bc *conn, log *slog.Logger, remote netip.Addr) *session {
-	sess := &session{srv: s, ic: ic, conn: bc, log: log, remote: remote, start: time.Now()}
+func newSession(s *Server, ic *imapserver.Conn, bc *conn, log *slog.Logger, remote netip.Addr, service userdb.Service) *session {
+	sess := &session{srv: s, ic: ic, conn: bc, log: log, remote: remote, service: service, start: time.Now()}
 	// go-imap bounds each command line, not the time before LOGIN: a
 	// client that never logs in (but keeps talking) is cut off.
 	sess.loginTimer = time.AfterFunc(s.opts.CommandTimeout, func() {
@@ -85,7 +88,7 @@ func (s *session) Close() error {
 func (s *session) Login(username, password string) error {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	u, err := s.srv.opts.Auth.Check(ctx, s.remote, username, password, userdb.IMAP)
+	u, err := s.srv.opts.Auth.Check(ctx, s.remote, username, password, s.service)
 	if err != nil {
 		return s.authError(username, err)
 	}
@@ -98,7 +101,7 @@ func (s *session) AuthenticateMechanisms() []string { return s.srv.opts.Mechanis
 func (s *session) Authenticate(mech string) (sasl.Server, error) {
 	ctx, cancel := s.ctx()
 	var user *userdb.User
-	srv, err := s.srv.opts.Auth.SASLServer(ctx, mech, s.remote, userdb.IMAP, func(u userdb.User) { user = &u })
+	srv, err := s.srv.opts.Auth.SASLServer(ctx, mech, s.remote, s.service, func(u userdb.User) { user = &u })
 	if err != nil {
 		cancel()
 		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Text: "Unsupported authentication mechanism"}
@@ -156,9 +159,13 @@ func (s *session) loggedIn(u userdb.User, how string) error {
 func (s *session) authError(username string, err error) error {
 	switch {
 	case errors.Is(err, auth.ErrServiceDenied):
-		s.log.Info("imapd: login refused: no IMAP service", "user", username)
+		what := "IMAP"
+		if s.service == userdb.Webmail {
+			what = "webmail"
+		}
+		s.log.Info("imapd: login refused: no "+what+" service", "user", username)
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAuthorizationFailed,
-			Text: "This account may not use IMAP (ask the administrator)"}
+			Text: "This account may not use " + what + " (ask the administrator)"}
 	case errors.Is(err, auth.ErrDisabled):
 		s.log.Info("imapd: login refused: account disabled", "user", username)
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAuthorizationFailed,
