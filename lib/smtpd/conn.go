@@ -7,13 +7,17 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"mailctl/lib/proxyproto"
 )
 
 // conn sits between the socket and go-smtp and sees every byte both ways.
@@ -56,6 +60,8 @@ type conn struct {
 	junk      int   // NOOP, RSET, VRFY … so far
 	handshake sync.Once
 	hsErr     error
+	webmail   bool       // webmaild's listener: a PROXY header comes first
+	client    netip.Addr // the browser's address from that header (webmail)
 
 	mu         sync.Mutex // guards what both sides touch
 	transport  net.Conn   // raw, or a *tls.Conn over it
@@ -91,7 +97,11 @@ type connOptions struct {
 	postmaster     string // "RCPT TO:<Postmaster>" becomes this address; "" leaves it to go-smtp (501)
 	maxErrors      int
 	maxJunk        int
+	log            *slog.Logger
 }
+
+// webmailHeaderTimeout bounds the wait for webmaild's PROXY header.
+const webmailHeaderTimeout = 10 * time.Second
 
 // errSmuggling is what the content reader returns for a bare CR or LF. It
 // is a bare *smtp.SMTPError so that go-smtp sends it as the reply.
@@ -109,9 +119,15 @@ func newConn(c net.Conn, opts *connOptions) *conn {
 }
 
 // tlsHandshake completes the handshake of an implicit-TLS connection
-// before the greeting, under the command timeout.
+// before the greeting, under the command timeout. On webmaild's listener
+// it reads the PROXY header instead, in the connection's goroutine (go-smtp
+// writes the greeting there), so a slow client never holds up Accept.
 func (c *conn) tlsHandshake() error {
 	c.handshake.Do(func() {
+		if c.webmail {
+			c.hsErr = c.readProxyHeader()
+			return
+		}
 		tc, ok := c.raw.(*tls.Conn)
 		if !ok {
 			return
@@ -127,6 +143,37 @@ func (c *conn) tlsHandshake() error {
 		c.mu.Unlock()
 	})
 	return c.hsErr
+}
+
+// readProxyHeader reads webmaild's header from the raw connection: nothing
+// is buffered yet, and ReadHeader reads not a byte past it. PROXY UNKNOWN
+// leaves the socket's peer as the client.
+func (c *conn) readProxyHeader() error {
+	client, _, err := proxyproto.ReadHeader(c.raw, min(webmailHeaderTimeout, time.Until(c.end)))
+	if err != nil {
+		if c.opts.log != nil {
+			c.opts.log.Info("webmail connection without a valid PROXY header, closing", "peer", peerString(c.raw), "err", err)
+		}
+		return err
+	}
+	if !client.IsValid() {
+		client = remoteIP(c.raw.RemoteAddr())
+	}
+	c.client = client
+	return nil
+}
+
+// offersTLS: STARTTLS when configured, but not to webmaild, whose
+// socket is local.
+func (c *conn) offersTLS() bool { return c.opts.tls != nil && !c.webmail }
+
+// peerString names the socket peer of a webmail connection for the logs:
+// its address, or the socket it came through when it has none (unix).
+func peerString(c net.Conn) string {
+	if a := c.RemoteAddr(); a != nil && a.String() != "" && a.String() != "@" {
+		return a.String()
+	}
+	return c.LocalAddr().Network() + ":" + c.LocalAddr().String()
 }
 
 // deadline is the command timeout from now, capped by the session's end.
@@ -327,7 +374,7 @@ func (c *conn) command(line []byte) []byte {
 		verb = strings.ToUpper(text[:4])
 	}
 	switch {
-	case len(text) >= 8 && strings.EqualFold(text[:8], "STARTTLS") && c.opts.tls != nil:
+	case len(text) >= 8 && strings.EqualFold(text[:8], "STARTTLS") && c.offersTLS():
 		c.startTLS(text)
 		return nil
 	case verb == "HELO" || verb == "EHLO":
@@ -525,7 +572,7 @@ func (c *conn) reply(out, line []byte) []byte {
 	out = append(out, line...)
 	if c.ehloReply {
 		c.ehloReply = false
-		if code == 250 && !final && c.opts.tls != nil && c.tlsState == nil {
+		if code == 250 && !final && c.offersTLS() && c.tlsState == nil {
 			out = append(out, "250-STARTTLS\r\n"...)
 		}
 	}
@@ -634,7 +681,8 @@ func (s *contentScan) check(b []byte) (n int, end bool, err error) {
 // listener wraps every accepted connection in a conn.
 type listener struct {
 	net.Listener
-	opts *connOptions
+	opts    *connOptions
+	webmail bool // webmaild's listener (Server.ServeWebmail)
 }
 
 func (l *listener) Accept() (net.Conn, error) {
@@ -642,5 +690,7 @@ func (l *listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newConn(c, l.opts), nil
+	cc := newConn(c, l.opts)
+	cc.webmail = l.webmail
+	return cc, nil
 }

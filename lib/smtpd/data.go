@@ -123,6 +123,7 @@ func (s *session) received(t *txn, id string) []byte {
 		esmtp:    esmtp,
 		utf8:     t.mail.UTF8,
 		authed:   s.user != nil,
+		webmail:  s.c.webmail,
 		tls:      s.c.TLS(),
 		received: time.Now(),
 	}

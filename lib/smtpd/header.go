@@ -103,6 +103,7 @@ type receivedInfo struct {
 	esmtp    bool
 	utf8     bool
 	authed   bool
+	webmail  bool // submitted through webmaild: remote is the browser
 	tls      *tls.ConnectionState
 	rcpt     addr.Address // zero unless the message has exactly one recipient
 	received time.Time
@@ -135,7 +136,11 @@ func (r receivedInfo) protocol() string {
 //		for <bob@example.org>; Mon, 02 Jan 2006 15:04:05 -0700
 func (r receivedInfo) format() []byte {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "Received: from %s (%s)\r\n", cleanHelo(r.helo), addressLiteral(r.remote))
+	via := ""
+	if r.webmail {
+		via = " via webmail"
+	}
+	fmt.Fprintf(&b, "Received: from %s (%s%s)\r\n", cleanHelo(r.helo), addressLiteral(r.remote), via)
 	fmt.Fprintf(&b, "\tby %s (mailctl) with %s id %s", r.host, r.protocol(), r.id)
 	if r.tls != nil {
 		fmt.Fprintf(&b, "\r\n\t(using %s with cipher %s)", tls.VersionName(r.tls.Version), tls.CipherSuiteName(r.tls.CipherSuite))

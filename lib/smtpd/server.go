@@ -149,6 +149,7 @@ func New(opts Options) (*Server, error) {
 		maxLine:        l.LineLength,
 		maxErrors:      l.MaxErrors,
 		maxJunk:        l.MaxJunk,
+		log:            s.log,
 	}
 	if !opts.Postmaster.IsZero() {
 		s.copts.postmaster = opts.Postmaster.String()
@@ -176,6 +177,23 @@ func (s *Server) smtpServer() *smtp.Server {
 // ten seconds for sessions to finish. A one-connection listener (inetd)
 // ends Serve when its connection is done; that is success.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	return s.serve(ctx, &listener{Listener: l, opts: s.copts})
+}
+
+// ServeWebmail serves webmaild's connections (Submission only): each
+// starts with a PROXY protocol header (lib/proxyproto) naming the browser,
+// whose address then counts AUTH failures and goes into the Received:
+// header; AUTH is allowed without TLS and checks the webmail service.
+// Every other submission rule applies. l must be a local socket or on a
+// network only webmaild reaches: the header is trusted.
+func (s *Server) ServeWebmail(ctx context.Context, l net.Listener) error {
+	if s.opts.Mode != Submission {
+		return errors.New("smtpd: webmail listeners are for submission only")
+	}
+	return s.serve(ctx, &listener{Listener: l, opts: s.copts, webmail: true})
+}
+
+func (s *Server) serve(ctx context.Context, l *listener) error {
 	gs := s.smtpServer()
 	done := make(chan struct{})
 	go func() {
@@ -193,7 +211,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		case <-done:
 		}
 	}()
-	err := gs.Serve(&listener{Listener: l, opts: s.copts})
+	err := gs.Serve(l)
 	close(done)
 	if err == nil || errors.Is(err, smtp.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
 		return nil

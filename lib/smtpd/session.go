@@ -30,12 +30,17 @@ func (b backend) NewSession(gc *smtp.Conn) (smtp.Session, error) {
 		return nil, errors.New("smtpd: connection not set up by Serve")
 	}
 	remote := remoteIP(c.RemoteAddr())
+	log := b.s.log.With("remote", remote.String())
+	if c.webmail {
+		remote = c.client // the header was read before the greeting
+		log = b.s.log.With("remote", remote.String(), "peer", peerString(c.raw), "webmail", true)
+	}
 	sess := &session{
 		srv:    b.s,
 		c:      c,
 		gc:     gc,
 		remote: remote,
-		log:    b.s.log.With("remote", remote.String()),
+		log:    log,
 	}
 	if b.s.opts.Mode == Submission {
 		return &authSession{sess}, nil
@@ -203,9 +208,10 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 // authSession adds AUTH (RFC 4954) for Submission.
 type authSession struct{ *session }
 
-// authAllowed: only over TLS, or from loopback when the config says so.
+// authAllowed: only over TLS, on webmaild's listener, or from loopback
+// when the config says so.
 func (s *session) authAllowed() bool {
-	if s.c.TLS() != nil {
+	if s.c.TLS() != nil || s.c.webmail {
 		return true
 	}
 	return s.srv.opts.InsecureAuthLoopback && s.remote.IsLoopback()
@@ -226,7 +232,11 @@ func (s *authSession) Auth(mech string) (sasl.Server, error) {
 		return nil, replyErr(538, smtp.EnhancedCode{5, 7, 11}, "Encryption required: use STARTTLS first")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.srv.opts.Limits.CommandTimeout)
-	srv, err := s.srv.opts.Auth.SASLServer(ctx, mech, s.remote, userdb.Submit, func(u userdb.User) {
+	service := userdb.Submit
+	if s.c.webmail {
+		service = userdb.Webmail
+	}
+	srv, err := s.srv.opts.Auth.SASLServer(ctx, mech, s.remote, service, func(u userdb.User) {
 		s.user = &u
 		s.log = s.log.With("user", u.Address.String())
 		s.log.Info("authenticated", "mech", mech)
@@ -258,6 +268,8 @@ func (r *saslReplies) Next(resp []byte) ([]byte, bool, error) {
 	switch {
 	case auth.IsTemporary(err):
 		return nil, true, replyErr(454, smtp.EnhancedCode{4, 7, 0}, "Temporary authentication failure, try again later")
+	case errors.Is(err, auth.ErrServiceDenied) && r.s.c.webmail:
+		return nil, true, replyErr(535, smtp.EnhancedCode{5, 7, 8}, "This account may not use webmail")
 	case errors.Is(err, auth.ErrServiceDenied):
 		return nil, true, replyErr(535, smtp.EnhancedCode{5, 7, 8}, "This account may not send mail")
 	case errors.Is(err, auth.ErrDisabled):
