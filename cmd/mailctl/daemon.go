@@ -23,10 +23,11 @@ import (
 
 // daemonFlags are the socket flags every daemon shares.
 type daemonFlags struct {
-	listen    []string
-	listenTLS []string
-	inetd     bool
-	inetdTLS  bool
+	listen        []string
+	listenTLS     []string
+	listenWebmail []string // imapd and submitd: webmaild's listeners
+	inetd         bool
+	inetdTLS      bool
 }
 
 const daemonSocketsHelp = `Sockets are taken in this order: those systemd passes (LISTEN_FDS, picked
@@ -41,6 +42,12 @@ func addDaemonFlags(c *cobra.Command, f *daemonFlags, withTLS bool) {
 		fl.StringArrayVar(&f.listenTLS, "listen-tls", nil, "listen with implicit TLS on `ADDR`; repeatable")
 		fl.BoolVar(&f.inetdTLS, "inetd-tls", false, "like --inetd, for a connection that starts with TLS")
 	}
+}
+
+// addWebmailFlag adds --listen-webmail (imapd and submitd).
+func addWebmailFlag(c *cobra.Command, f *daemonFlags) {
+	c.Flags().StringArrayVar(&f.listenWebmail, "listen-webmail", nil,
+		"take webmaild's connections (PROXY header first, webmail service) on `ADDR` (unix:/path or loopback/private IP:port); repeatable")
 }
 
 // daemonModule is a network service: a subcommand of its own and a module
@@ -120,10 +127,12 @@ func runDaemon(ctx context.Context, g *globals, name string, df *daemonFlags) er
 		Names: m.sockets, Listen: df.listen, ListenTLS: df.listenTLS,
 		Inetd: df.inetd, InetdTLS: df.inetdTLS, TLS: env.tls, Logger: g.logger,
 	}
-	if len(opts.Listen) == 0 && len(opts.ListenTLS) == 0 {
-		opts.Listen, opts.ListenTLS = ls.Listen, ls.ListenTLS
+	opts.Webmail = df.listenWebmail
+	// Any address flag replaces all of the config's addresses.
+	if len(opts.Listen)+len(opts.ListenTLS)+len(opts.Webmail) == 0 {
+		opts.Listen, opts.ListenTLS, opts.Webmail = ls.Listen, ls.ListenTLS, ls.WebmailListen
 	}
-	if err := makeSocketDirs(opts.Listen); err != nil {
+	if err := makeSocketDirs(append(slices.Clip(opts.Listen), opts.Webmail...)); err != nil {
 		return err
 	}
 	lns, err := listen.Open(ctx, opts)
@@ -131,6 +140,9 @@ func runDaemon(ctx context.Context, g *globals, name string, df *daemonFlags) er
 		return withCode(exitUnavailable, fmt.Errorf("%s: %w", name, err))
 	}
 	if err := chmodSockets(m, lns); err != nil {
+		return err
+	}
+	if err := chownWebmailSockets(cfg, lns); err != nil {
 		return err
 	}
 	if err := dropPrivileges(g, cfg); err != nil {
@@ -191,18 +203,25 @@ func startModules(ctx context.Context, g *globals, cfg *config.Config) (func(con
 			continue
 		}
 		ls := cfg.ListenersFor(name)
-		if err := makeSocketDirs(ls.Listen); err != nil {
+		if err := makeSocketDirs(append(slices.Clip(ls.Listen), ls.WebmailListen...)); err != nil {
 			return nil, nil, err
 		}
-		lns, err := listen.Open(ctx, listen.Options{Names: m.sockets, Listen: ls.Listen, ListenTLS: ls.ListenTLS, TLS: tlsCfg, Logger: g.logger})
+		lns, err := listen.Open(ctx, listen.Options{Names: m.sockets, Listen: ls.Listen, ListenTLS: ls.ListenTLS, Webmail: ls.WebmailListen, TLS: tlsCfg, Logger: g.logger})
 		if err != nil {
 			return nil, nil, withCode(exitUnavailable, fmt.Errorf("%s: %w", name, err))
 		}
 		if err := chmodSockets(m, lns); err != nil {
 			return nil, nil, err
 		}
+		if err := chownWebmailSockets(cfg, lns); err != nil {
+			return nil, nil, err
+		}
 		for _, l := range lns {
-			started = append(started, fmt.Sprintf("%s on %s (%s)", name, l.Addr(), l.Mode))
+			kind := l.Mode.String()
+			if l.Webmail {
+				kind = "webmail"
+			}
+			started = append(started, fmt.Sprintf("%s on %s (%s)", name, l.Addr(), kind))
 		}
 		runs = append(runs, func(ctx context.Context, env *daemonEnv) error {
 			e := *env
@@ -274,6 +293,30 @@ func chmodSockets(m *daemonModule, lns []listen.Listener) error {
 		}
 		if err := os.Chmod(a.Name, m.socketMode); err != nil {
 			return withCode(exitCantCreat, fmt.Errorf("%s: socket mode: %w", m.name, err))
+		}
+	}
+	return nil
+}
+
+// chownWebmailSockets hands the webmail unix sockets a root process bound
+// itself to the mail account: mode 0660 (listen.SocketMode) then lets
+// webmaild, running as that account, connect, and nobody else. Sockets
+// from systemd keep their unit's SocketUser/SocketMode.
+func chownWebmailSockets(cfg *config.Config, lns []listen.Listener) error {
+	if os.Geteuid() != 0 || cfg.User == "" {
+		return nil
+	}
+	for _, l := range lns {
+		a, ok := l.Addr().(*net.UnixAddr)
+		if !l.Webmail || !ok || l.Name != "" || a.Name == "" || a.Name[0] == '@' {
+			continue
+		}
+		uid, gid, err := listen.LookupAccount(cfg.User)
+		if err != nil {
+			return withCode(exitNoPerm, fmt.Errorf("webmail socket: %w", err))
+		}
+		if err := os.Chown(a.Name, uid, gid); err != nil {
+			return withCode(exitCantCreat, fmt.Errorf("webmail socket: %w", err))
 		}
 	}
 	return nil

@@ -17,13 +17,13 @@ import (
 
 func init() {
 	register("imapd", newIMAPDCmd)
-	registerDaemon(&daemonModule{name: "imapd", sockets: []string{"imap", "imaps"}, tls: true, serve: serveIMAPD})
+	registerDaemon(&daemonModule{name: "imapd", sockets: []string{"imap", "imaps", "imap-webmail"}, tls: true, serve: serveIMAPD})
 }
 
 func newIMAPDCmd(g *globals) *cobra.Command {
 	var df daemonFlags
 	c := &cobra.Command{
-		Use:   "imapd [--listen ADDR]... [--listen-tls ADDR]... [--inetd | --inetd-tls]",
+		Use:   "imapd [--listen ADDR]... [--listen-tls ADDR]... [--listen-webmail ADDR]... [--inetd | --inetd-tls]",
 		Short: "Serve IMAP (ports 143 with STARTTLS, and 993 with implicit TLS)",
 		Long: helpText(`Serve IMAP (IMAP4rev1 and IMAP4rev2, with IDLE, MOVE, UIDPLUS, SPECIAL-USE,
 NAMESPACE, ENABLE, LIST-EXTENDED, LIST-STATUS, ESEARCH, SEARCHRES, BINARY,
@@ -51,8 +51,15 @@ When [scan] is enabled, a user's MOVE into Junk trains the spam
 classifier with the message as spam, and a MOVE out of Junk to anywhere
 but Trash as ham (see "mailctl scan train"); APPEND and COPY never train.
 
-The systemd socket names are "imap" (plain, with STARTTLS) and "imaps"
-(implicit TLS).
+webmaild reads mail through its own listener, imapd.webmail_listen
+(--listen-webmail; by default the unix socket
+/run/mailctl/imap-webmail.sock): each connection starts with a PROXY
+protocol v1 header naming the browser's address, LOGIN works without TLS,
+and the user needs the webmail service instead of imap.
+
+The systemd socket names are "imap" (plain, with STARTTLS), "imaps"
+(implicit TLS) and "imap-webmail" (webmaild's listener; any name ending
+in "-webmail").
 
 `+daemonSocketsHelp, `0   stopped by SIGTERM or SIGINT, or (--inetd) the connection ended
 69  the module is disabled, or a socket could not be opened (EX_UNAVAILABLE)
@@ -72,8 +79,19 @@ Failed logins are counted per client address (lockout) and per user
 are checked before they touch a path: no "..", no empty or "." component,
 no control characters. Started as root, imapd switches to the mail
 account after binding its sockets. Logs name each connection by a random
-id and never contain passwords.`),
+id and never contain passwords.
+
+The webmail listener trusts the PROXY header: failed logins there count
+against the browser's address it names (so one attacker cannot lock out
+every webmail user), and it allows LOGIN in clear. Whoever can connect to
+it can claim any address, so only webmaild may: the unix socket is mode
+0660, owned by the mail account (the config's user) when imapd binds it as
+root; a systemd socket unit needs SocketUser=/SocketMode= to match. An
+IP:port there must be on loopback or a private network webmaild alone
+reaches, never a public address. A connection without a valid header
+within 10 seconds is closed.`),
 		Example: `  mailctl imapd --listen 127.0.0.1:143 --listen-tls :993
+  mailctl imapd --listen :143 --listen-webmail unix:/run/mailctl/imap-webmail.sock
   mailctl imapd --inetd          # from inetd or a systemd Accept=yes socket`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -81,6 +99,7 @@ id and never contain passwords.`),
 		},
 	}
 	addDaemonFlags(c, &df, true)
+	addWebmailFlag(c, &df)
 	return c
 }
 
@@ -120,11 +139,16 @@ func serveIMAPD(ctx context.Context, d *daemonEnv, lns []listen.Listener) error 
 	var wg sync.WaitGroup
 	errs := make([]error, len(lns))
 	for i, l := range lns {
-		d.g.logger.Info("imapd listening", "addr", l.Addr().String(), "tls", l.Mode.String())
+		d.g.logger.Info("imapd listening", "addr", l.Addr().String(), "tls", l.Mode.String(), "webmail", l.Webmail)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if errs[i] = srv.Serve(ctx, l, l.Mode == listen.Implicit); errs[i] != nil {
+			if l.Webmail {
+				errs[i] = srv.ServeWebmail(ctx, l)
+			} else {
+				errs[i] = srv.Serve(ctx, l, l.Mode == listen.Implicit)
+			}
+			if errs[i] != nil {
 				cancel()
 			}
 		}()

@@ -297,6 +297,7 @@ imapd = true
 [imapd]
 listen = [%q]
 listen_tls = [%q]
+webmail_listen = []
 `, address, tlsAddress))
 	deliverTo(t, e, "bob@example.test", "hello serve")
 	c := e.command("", "serve")

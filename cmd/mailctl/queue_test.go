@@ -474,6 +474,7 @@ queue = true
 [submitd]
 listen = [%q]
 listen_tls = []
+webmail_listen = []
 `, cert, key, sub), exampleNet...)
 	mx := w.mx(t, "127.0.0.2", smtptest.Options{})
 	w.addUser("alice@example.test")

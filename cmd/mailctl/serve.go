@@ -122,10 +122,14 @@ listen = ["127.0.0.1:10025"]
 [submitd]
 listen = ["127.0.0.1:10587"]
 listen_tls = ["127.0.0.1:10465"]
+# webmaild submits here (PROXY header first, the webmail service).
+webmail_listen = ["unix:%[1]s/submission-webmail.sock"]
 
 [imapd]
 listen = ["127.0.0.1:10143"]
 listen_tls = ["127.0.0.1:10993"]
+# webmaild reads mail here (PROXY header first, the webmail service).
+webmail_listen = ["unix:%[1]s/imap-webmail.sock"]
 
 [pop3d]
 listen = ["127.0.0.1:10110"]

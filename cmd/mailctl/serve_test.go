@@ -66,6 +66,16 @@ wait:
 	if !strings.Contains(text, "started lmtp on 127.0.0.1:") {
 		t.Errorf("output lacks the LMTP listener:\n%s", text)
 	}
+	// webmaild's sockets are in the dev folder, for the owner and group only.
+	for _, name := range []string{"imap-webmail.sock", "submission-webmail.sock"} {
+		p := filepath.Join(dir, devDir, name)
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Type() != os.ModeSocket || fi.Mode().Perm() != 0o660 {
+			t.Errorf("%s: %v %v, want a socket with mode 0660", name, fi, err)
+		}
+		if !strings.Contains(text, p+" (webmail)") {
+			t.Errorf("output lacks the webmail socket %s:\n%s", p, text)
+		}
+	}
 	for _, f := range []string{"mailctl.toml", "users", "aliases", "domains", "tls/cert.pem", "tls/key.pem"} {
 		if _, err := os.Stat(filepath.Join(dir, devDir, f)); err != nil {
 			t.Errorf("serve --dev did not create %s: %v", f, err)

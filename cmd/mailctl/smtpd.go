@@ -193,11 +193,15 @@ func serveSMTPListeners(ctx context.Context, d *daemonEnv, opts smtpd.Options, l
 	var wg sync.WaitGroup
 	errs := make([]error, len(lns))
 	for i, l := range lns {
-		d.g.logger.Info(opts.Mode.String()+" listening", "addr", l.Addr().String(), "tls", l.Mode.String())
+		d.g.logger.Info(opts.Mode.String()+" listening", "addr", l.Addr().String(), "tls", l.Mode.String(), "webmail", l.Webmail)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if errs[i] = srv.Serve(ctx, l); errs[i] != nil {
+			serve := srv.Serve
+			if l.Webmail { // submitd's listener for webmaild
+				serve = srv.ServeWebmail
+			}
+			if errs[i] = serve(ctx, l); errs[i] != nil {
 				cancel()
 			}
 		}()

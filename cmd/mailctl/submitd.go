@@ -13,13 +13,13 @@ import (
 
 func init() {
 	register("submitd", newSubmitdCmd)
-	registerDaemon(&daemonModule{name: "submitd", sockets: []string{"submission", "submissions", "submission-tls"}, tls: true, serve: serveSubmitd})
+	registerDaemon(&daemonModule{name: "submitd", sockets: []string{"submission", "submissions", "submission-tls", "submission-webmail"}, tls: true, serve: serveSubmitd})
 }
 
 func newSubmitdCmd(g *globals) *cobra.Command {
 	var df daemonFlags
 	c := &cobra.Command{
-		Use:   "submitd [--listen ADDR]... [--listen-tls ADDR]... [--inetd | --inetd-tls]",
+		Use:   "submitd [--listen ADDR]... [--listen-tls ADDR]... [--listen-webmail ADDR]... [--inetd | --inetd-tls]",
 		Short: "Accept mail from our users: authenticated submission (587, 465)",
 		Long: helpText(`Accept mail from the server's own users (RFC 6409): on port 587 with
 STARTTLS, on 465 with implicit TLS (RFC 8314), and on any extra port in
@@ -40,8 +40,18 @@ process), so a stolen password cannot get the server blocklisted in an
 afternoon. The other limits, and the refusal of bare CR or LF in content,
 are those of smtpd.
 
-The systemd socket names are "submission" (plain, with STARTTLS) and
-"submissions" (implicit TLS; also any name ending in "-tls").
+webmaild sends through its own listener, submitd.webmail_listen
+(--listen-webmail; by default the unix socket
+/run/mailctl/submission-webmail.sock): each connection starts with a
+PROXY protocol v1 header naming the browser's address, AUTH works without
+TLS, and the user needs the webmail service instead of submit. Every
+other rule above applies; the Received: header names the browser's
+address "via webmail".
+
+The systemd socket names are "submission" (plain, with STARTTLS),
+"submissions" (implicit TLS; also any name ending in "-tls") and
+"submission-webmail" (webmaild's listener; any name ending in
+"-webmail").
 
 `+daemonSocketsHelp, `0   stopped by SIGTERM or SIGINT, or (--inetd) the connection ended
 69  the module is disabled, or a socket could not be opened (EX_UNAVAILABLE)
@@ -57,7 +67,17 @@ discarded. Failed logins are counted per client address (lockout) and
 per user (growing delay), in state shared with the other daemons, so one
 process per connection (inetd) changes nothing. Started as root, submitd
 switches to the mail account after binding its sockets. Logs never
-contain passwords or message bodies.`),
+contain passwords or message bodies.
+
+The webmail listener trusts the PROXY header: failed logins there count
+against the browser's address it names (so one attacker cannot lock out
+every webmail user), and it allows AUTH in clear. Whoever can connect to
+it can claim any address, so only webmaild may: the unix socket is mode
+0660, owned by the mail account (the config's user) when submitd binds it
+as root; a systemd socket unit needs SocketUser=/SocketMode= to match. An
+IP:port there must be on loopback or a private network webmaild alone
+reaches, never a public address. A connection without a valid header
+within 10 seconds is closed.`),
 		Example: `  mailctl submitd --listen :587 --listen :2525 --listen-tls :465
   mailctl submitd --inetd        # from inetd or a systemd Accept=yes socket`,
 		Args: cobra.NoArgs,
@@ -66,6 +86,7 @@ contain passwords or message bodies.`),
 		},
 	}
 	addDaemonFlags(c, &df, true)
+	addWebmailFlag(c, &df)
 	return c
 }
 

@@ -205,6 +205,7 @@ listen = [%q]
 [submitd]
 listen = []
 listen_tls = [%q]
+webmail_listen = []
 `, mx, sub))
 	e.addUser("bob@example.test")
 	e.startDaemon(t, e.bin, "serve")
