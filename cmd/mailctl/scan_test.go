@@ -5,14 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/emersion/go-smtp"
 
 	"mailctl/lib/scan/scantest"
 	"mailctl/lib/smtpout/smtptest"
+	"mailctl/lib/testenv"
 )
 
 // newScanTestEnv is a test installation whose resolver is an in-process
@@ -178,4 +181,63 @@ func TestScanSpamd(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "spamassassin  ham") {
 		t.Errorf("ham: exit %d\n%s", code, stdout)
 	}
+}
+
+// TestSMTPDJunkPerRecipient: one SMTP transaction to bob and carol; bob
+// taught his classifier that such mail is spam, carol that it is ham (so
+// the global data, which learnt both, cannot tell): the copy lands in
+// bob's Junk and carol's INBOX, each with its own X-Spam-Status, and the
+// log names both decisions.
+func TestSMTPDJunkPerRecipient(t *testing.T) {
+	e := newScanTestEnv(t, "enabled = true\nspam_score = 3.0\n")
+	e.addUser("bob@example.test")
+	e.addUser("carol@example.test")
+	tmp := t.TempDir()
+	casino, meeting := filepath.Join(tmp, "casino"), filepath.Join(tmp, "meeting")
+	writeTrainMaildir(t, casino, 50, "cheap pills casino bonus winner")
+	writeTrainMaildir(t, meeting, 50, "meeting agenda budget review draft")
+	e.must("", "scan", "train", "--user", "bob@example.test", "--spam", "--maildir", casino)
+	e.must("", "scan", "train", "--user", "bob@example.test", "--ham", "--maildir", meeting)
+	e.must("", "scan", "train", "--user", "carol@example.test", "--ham", "--maildir", casino)
+	e.must("", "scan", "train", "--user", "carol@example.test", "--spam", "--maildir", meeting)
+
+	address := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	var logs testenv.Buffer
+	c := exec.Command(e.bin, "smtpd", "--listen", address)
+	c.Env, c.Stderr = e.environ(), &logs
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Process.Signal(syscall.SIGTERM); c.Wait() })
+	waitListening(t, address)
+
+	msg := scanMessage("a@pass.test", "Offer", "cheap casino bonus for the winner")
+	sc, err := smtp.Dial(address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	if err := sc.SendMail("a@pass.test", []string{"bob@example.test", "carol@example.test"}, strings.NewReader(msg)); err != nil {
+		t.Fatalf("send: %v\n%s", err, logs.String())
+	}
+	bobJunk, _ := filepath.Glob(filepath.Join(e.maildir("bob@example.test"), ".Junk", "new", "*"))
+	carolJunk, _ := filepath.Glob(filepath.Join(e.maildir("carol@example.test"), ".Junk", "new", "*"))
+	if len(bobJunk) != 1 || len(e.newFiles("bob@example.test")) != 0 {
+		t.Errorf("bob: Junk %d, INBOX %d; want 1 and 0", len(bobJunk), len(e.newFiles("bob@example.test")))
+	}
+	carolInbox := e.newFiles("carol@example.test")
+	if len(carolInbox) != 1 || len(carolJunk) != 0 {
+		t.Fatalf("carol: INBOX %d, Junk %d; want 1 and 0\n%s", len(carolInbox), len(carolJunk), logs.String())
+	}
+	for path, want := range map[string]string{bobJunk[0]: "X-Spam-Status: Yes", carolInbox[0]: "X-Spam-Status: No"} {
+		b, _ := os.ReadFile(path)
+		if strings.Count(string(b), "X-Spam-Status:") != 1 || !strings.Contains(string(b), want) ||
+			!strings.Contains(string(b), "BAYES_") || !strings.Contains(string(b), "Authentication-Results: mx.example.test;") {
+			t.Errorf("%s:\n%s", want, b)
+		}
+	}
+	waitFor(t, "both decisions logged", func() bool {
+		l := logs.String()
+		return strings.Contains(l, "rcpt=bob@example.test junk=true") && strings.Contains(l, "rcpt=carol@example.test junk=false")
+	})
 }

@@ -79,6 +79,10 @@ type Envelope struct {
 	// Folder is the IMAP folder local copies go to ("" is INBOX; smtpd
 	// files spam under "Junk"). A missing folder is created.
 	Folder string
+	// PerUser, when set, decides each local user's copy after alias
+	// expansion: its folder (overriding Folder) and header fields put on
+	// top of it. The spam verdict depends on the user's own classifier.
+	PerUser func(user addr.Address) (folder string, fields []string)
 }
 
 // Result is the outcome for one envelope recipient; Err is nil on success
@@ -192,7 +196,11 @@ func (d *Deliverer) Deliver(ctx context.Context, env Envelope, r io.Reader, maxS
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := d.deliverLocal(ctx, env.Sender, t.user, env.Folder, msg, hdr)
+			folder, fields := env.Folder, []string(nil)
+			if env.PerUser != nil {
+				folder, fields = env.PerUser(t.user)
+			}
+			err := d.deliverLocal(ctx, env.Sender, t.user, folder, fields, msg, hdr)
 			if err != nil {
 				mu.Lock()
 				fail(t.rcpts, err)
@@ -217,7 +225,7 @@ func (d *Deliverer) Deliver(ctx context.Context, env Envelope, r io.Reader, maxS
 }
 
 // deliverLocal writes one copy for user.
-func (d *Deliverer) deliverLocal(ctx context.Context, sender, user addr.Address, folder string, msg []byte, hdr header) *Error {
+func (d *Deliverer) deliverLocal(ctx context.Context, sender, user addr.Address, folder string, fields []string, msg []byte, hdr header) *Error {
 	if hdr.deliveredTo[user] {
 		return &Error{Kind: KindLoop, Msg: "mail loop: Delivered-To already names " + user.String()}
 	}
@@ -251,6 +259,11 @@ func (d *Deliverer) deliverLocal(ctx context.Context, sender, user addr.Address,
 	prefix.WriteString(">\r\nDelivered-To: ")
 	prefix.WriteString(user.String())
 	prefix.WriteString("\r\n")
+	for _, f := range fields {
+		if !strings.ContainsAny(f, "\r\n") && strings.Contains(f, ":") {
+			prefix.WriteString(f + "\r\n")
+		}
+	}
 
 	dopts := maildir.DeliverOptions{Date: time.Now(), QuotaBytes: u.Quota, Folder: folder}
 	pre := prefix.Bytes()

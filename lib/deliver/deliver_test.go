@@ -127,3 +127,48 @@ func TestFolder(t *testing.T) {
 		t.Errorf("Junk has %d, INBOX %d; want 2 and 0", len(junk), len(inbox))
 	}
 }
+
+// TestPerUser: Envelope.PerUser picks each expanded user's folder and
+// header fields; an alias reaching two users gives each their own copy.
+func TestPerUser(t *testing.T) {
+	dir := t.TempDir()
+	store, err := maildir.Open(filepath.Join(dir, "mail"), maildir.Options{UID: -1, GID: -1, Hostname: "mx.example.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, carol := addr.MustParse("bob@example.test"), addr.MustParse("carol@example.test")
+	aliasFile := filepath.Join(dir, "aliases")
+	os.WriteFile(aliasFile, []byte("team@example.test: bob@example.test, carol@example.test\n"), 0o644)
+	d := New(Options{
+		Store: store, Users: users{bob: {Address: bob}, carol: {Address: carol}}, Aliases: aliases.Open(aliasFile),
+		LocalDomain: func(d string) (bool, error) { return d == "example.test", nil },
+	})
+	env := Envelope{Recipients: []addr.Address{addr.MustParse("team@example.test")}, Folder: "Ignored",
+		PerUser: func(u addr.Address) (string, []string) {
+			if u == bob {
+				return "Junk", []string{"X-Spam-Status: Yes", "X-Bad: a\r\nInjected: b"}
+			}
+			return "", []string{"X-Spam-Status: No"}
+		}}
+	if res := d.Deliver(context.Background(), env, strings.NewReader("Subject: hi\n\nx\n"), 0); res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	for _, c := range []struct {
+		dir, want string
+	}{
+		{filepath.Join("bob", ".Junk", "new"), "X-Spam-Status: Yes"},
+		{filepath.Join("carol", "new"), "X-Spam-Status: No"},
+	} {
+		ents, _ := filepath.Glob(filepath.Join(dir, "mail", "example.test", c.dir, "*"))
+		if len(ents) != 1 {
+			t.Fatalf("%s has %d messages, want 1", c.dir, len(ents))
+		}
+		b, _ := os.ReadFile(ents[0])
+		if !strings.Contains(string(b), "Delivered-To: ") || !strings.Contains(string(b), c.want+"\n") || strings.Contains(string(b), "Injected") {
+			t.Errorf("%s:\n%s", c.dir, b)
+		}
+	}
+	if ents, _ := filepath.Glob(filepath.Join(dir, "mail", "example.test", "*", ".Ignored")); len(ents) != 0 {
+		t.Errorf("Folder used despite PerUser: %v", ents)
+	}
+}

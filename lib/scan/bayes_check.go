@@ -9,6 +9,11 @@ func (s *Scanner) bayes(msg []byte) Result {
 	if err != nil {
 		return Result{Check: "bayes", Result: "error", Detail: err.Error()}
 	}
+	return s.bayesResult(v)
+}
+
+// bayesResult turns a classification into the "bayes" check's result.
+func (s *Scanner) bayesResult(v BayesVerdict) Result {
 	r := Result{Check: "bayes", Result: "none", Score: round(bayesScore(v.Spam, s.weights["bayes"])),
 		Detail: fmt.Sprintf("spam probability %.3f from %d known tokens (%s data)", v.Spam, v.Tokens, v.Database)}
 	switch {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"mailctl/lib/addr"
 	"mailctl/lib/smtpd"
 )
 
@@ -111,6 +112,8 @@ type Report struct {
 	Stripped int `json:"stripped"`
 	// Message is the message without them (nil when none was removed).
 	Message []byte `json:"-"`
+
+	scanned []byte // what the checks saw, for the per-user classifier
 }
 
 // Scanner runs the checks. It is safe for concurrent use.
@@ -165,6 +168,7 @@ func (s *Scanner) Check(ctx context.Context, env smtpd.Envelope, msg []byte) (*R
 	if stripped > 0 {
 		rep.Stripped, rep.Message, msg = stripped, clean, clean
 	}
+	rep.scanned = msg
 	var a authOutcome
 	attachment := "" // why an attachment is refused
 	if !s.opts.VirusOnly {
@@ -228,15 +232,21 @@ func (s *Scanner) Check(ctx context.Context, env smtpd.Envelope, msg []byte) (*R
 	}
 	rep.Reason = printable(rep.Reason)
 	if !s.opts.VirusOnly && (rep.Action == "spam" || rep.Action == "accept") {
-		status := "No"
-		if rep.Action == "spam" {
-			status = "Yes"
-		}
-		rep.Headers = append(rep.Headers,
-			fmt.Sprintf("X-Spam-Status: %s, score=%.1f required=%.1f tests=%s", status, rep.Score, s.opts.SpamScore, testNames(rep.Results)),
-			fmt.Sprintf("X-Spam-Score: %.1f", rep.Score))
+		rep.Headers = append(rep.Headers, s.spamHeaders(rep.Action == "spam", rep.Score, rep.Results)...)
 	}
 	return rep, nil
+}
+
+// spamHeaders are the X-Spam-Status and X-Spam-Score fields of a verdict.
+func (s *Scanner) spamHeaders(spam bool, score float64, rs []Result) []string {
+	status := "No"
+	if spam {
+		status = "Yes"
+	}
+	return []string{
+		fmt.Sprintf("X-Spam-Status: %s, score=%.1f required=%.1f tests=%s", status, score, s.opts.SpamScore, testNames(rs)),
+		fmt.Sprintf("X-Spam-Score: %.1f", score),
+	}
 }
 
 // Scan implements smtpd.Scanner and logs the verdict with its reasons.
@@ -246,6 +256,16 @@ func (s *Scanner) Scan(ctx context.Context, env smtpd.Envelope, msg []byte) (smt
 		return smtpd.Verdict{}, err
 	}
 	v := smtpd.Verdict{Reason: rep.Reason, Headers: rep.Headers, Message: rep.Message}
+	if s.opts.Bayes != nil && !s.opts.VirusOnly && (rep.Action == "spam" || rep.Action == "accept") {
+		// Each local user's copy gets its own verdict and X-Spam-* fields.
+		v.Headers = withoutSpamHeaders(rep.Headers)
+		v.Recipient = func(user addr.Address) smtpd.RecipientVerdict {
+			uv := s.ForUser(rep, user)
+			s.opts.Logger.Info("scan recipient verdict", "id", env.ID, "rcpt", user.String(), "junk", uv.Spam,
+				"score", uv.Score, "bayes", uv.Database)
+			return smtpd.RecipientVerdict{Spam: uv.Spam, Headers: uv.Headers}
+		}
+	}
 	switch rep.Action {
 	case "spam":
 		v.Action = smtpd.Spam

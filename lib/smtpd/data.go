@@ -77,7 +77,7 @@ func (s *session) Data(r io.Reader) error {
 		}
 		full = append(hb.Bytes(), full...)
 	}
-	if err := s.deliver(ctx, &t, id, full, v.Action == Spam); err != nil {
+	if err := s.deliver(ctx, &t, id, full, v); err != nil {
 		return err
 	}
 	s.sent++
@@ -189,14 +189,16 @@ func (s *session) scan(ctx context.Context, t *txn, id string, msg []byte) (Verd
 	return v, nil
 }
 
-// deliver writes the message to every local recipient's Maildir and
+// deliver writes the message to every local recipient's Maildir (in Junk
+// for spam, as the verdict decides per user when it can) and
 // queues what remains: remote recipients, and local ones whose delivery
 // failed. It returns nil only when every recipient is durably delivered or
 // queued. Once a recipient is accepted there is no bounce from here: a
 // failed local delivery is queued for retry, and the answer is still 250 —
 // unless nothing at all was delivered and every failure is permanent, when
 // the sender hears it now.
-func (s *session) deliver(ctx context.Context, t *txn, id string, msg []byte, spam bool) error {
+func (s *session) deliver(ctx context.Context, t *txn, id string, msg []byte, v Verdict) error {
+	spam := v.Action == Spam
 	var local []addr.Address
 	var queue []spool.Recipient
 	for _, r := range t.rcpts {
@@ -218,6 +220,15 @@ func (s *session) deliver(ctx context.Context, t *txn, id string, msg []byte, sp
 		env := deliver.Envelope{Sender: t.from, Recipients: local}
 		if spam {
 			env.Folder = "Junk"
+		}
+		if v.Recipient != nil {
+			env.PerUser = func(u addr.Address) (string, []string) {
+				rv := v.Recipient(u)
+				if rv.Spam {
+					return "Junk", rv.Headers
+				}
+				return "", rv.Headers
+			}
 		}
 		for _, res := range s.srv.opts.Deliverer.Deliver(ctx, env, bytes.NewReader(msg), 0) {
 			switch {

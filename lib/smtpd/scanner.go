@@ -51,4 +51,14 @@ type Verdict struct {
 	// Message, when non-nil, replaces the message (e.g. with forged
 	// Authentication-Results fields removed).
 	Message []byte
+	// Recipient, when set, decides each local user's copy (after alias
+	// expansion) for Accept and Spam: Junk or INBOX, and that copy's own
+	// header fields. Action still decides forwarding: Spam never leaves.
+	Recipient func(user addr.Address) RecipientVerdict
+}
+
+// RecipientVerdict is the decision for one local user's copy.
+type RecipientVerdict struct {
+	Spam    bool     // file under Junk
+	Headers []string // complete header fields for this copy only
 }
