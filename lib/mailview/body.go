@@ -1,0 +1,162 @@
+package mailview
+
+import (
+	"strings"
+)
+
+// walker chooses the bodies to show and lists everything else as an
+// attachment.
+type walker struct {
+	p     *parser
+	m     *Message
+	opts  Options
+	cids  map[string]*node // Content-ID → part, anywhere in the message
+	texts []string
+	htmls []string
+
+	embedded int // bytes of images embedded as data: URIs so far
+}
+
+func (w *walker) indexCIDs(n *node) {
+	if id := contentID(n); id != "" && !n.isMultipart() {
+		if _, dup := w.cids[id]; !dup {
+			w.cids[id] = n
+		}
+	}
+	for _, c := range n.children {
+		w.indexCIDs(c)
+	}
+}
+
+func disposition(n *node) string {
+	d, _ := parseParams(n.header.get("Content-Disposition"))
+	return d
+}
+
+// isBody reports whether a leaf is a text body to show rather than a file.
+func isBody(n *node) bool {
+	if n.mediaType != "text/plain" && n.mediaType != "text/html" {
+		return false
+	}
+	switch disposition(n) {
+	case "attachment":
+		return false
+	case "inline":
+		return true
+	}
+	_, dp := parseParams(n.header.get("Content-Disposition"))
+	return dp["filename"] == "" && n.params["name"] == ""
+}
+
+func (w *walker) walk(n *node) {
+	switch {
+	case !n.isMultipart():
+		w.leaf(n)
+	case n.mediaType == "multipart/alternative":
+		w.alternative(n)
+	case n.mediaType == "multipart/related":
+		root := n.children[0]
+		if start := strings.Trim(n.params["start"], "<> "); start != "" {
+			for _, c := range n.children {
+				if contentID(c) == start {
+					root = c
+				}
+			}
+		}
+		w.walk(root)
+		for _, c := range n.children {
+			if c != root {
+				w.attach(c, true)
+			}
+		}
+	default: // mixed, signed, report, digest and unknown multiparts
+		for _, c := range n.children {
+			w.walk(c)
+		}
+	}
+}
+
+func (w *walker) leaf(n *node) {
+	if !isBody(n) {
+		w.attach(n, false)
+		return
+	}
+	s := w.p.textBody(n)
+	if n.mediaType == "text/html" {
+		w.htmls = append(w.htmls, s)
+	} else {
+		w.texts = append(w.texts, s)
+	}
+}
+
+// alternative shows the last HTML and the last plain-text alternative (the
+// last is the richest, RFC 2046 5.1.4); other alternatives such as
+// text/calendar are offered as attachments.
+func (w *walker) alternative(n *node) {
+	var text, rich *node
+	for _, c := range n.children {
+		switch {
+		case c.isMultipart() || (c.mediaType == "text/html" && isBody(c)):
+			rich = c
+		case c.mediaType == "text/plain" && isBody(c):
+			text = c
+		}
+	}
+	if text == nil && rich == nil {
+		w.walk(n.children[len(n.children)-1])
+		return
+	}
+	richTexts := 0
+	if rich != nil {
+		before := len(w.texts)
+		w.walk(rich)
+		richTexts = len(w.texts) - before
+	}
+	for _, c := range n.children {
+		switch c {
+		case rich:
+		case text:
+			if richTexts > 0 {
+				continue // the richer alternative already had its own text
+			}
+			w.walk(c)
+		default:
+			if !c.isMultipart() && !isBody(c) {
+				w.attach(c, false)
+			}
+		}
+	}
+}
+
+// attach lists a part (or the leaves of a multipart) as an attachment.
+func (w *walker) attach(n *node, related bool) {
+	if n.isMultipart() {
+		for _, c := range n.children {
+			w.attach(c, related)
+		}
+		return
+	}
+	id := contentID(n)
+	d := disposition(n)
+	w.m.Attachments = append(w.m.Attachments, Attachment{
+		Part:        n.part(),
+		Filename:    fileName(n),
+		ContentType: n.mediaType,
+		Size:        int64(len(decodeBody(n, w.p))),
+		Inline:      d == "inline" || (id != "" && d != "attachment" && (related || strings.HasPrefix(n.mediaType, "image/"))),
+		ContentID:   id,
+	})
+}
+
+// finish joins the bodies and renders them.
+func (w *walker) finish() {
+	w.m.Text = strings.Join(w.texts, "\n\n")
+	w.m.TextHTML = linkify(w.m.Text)
+	if len(w.htmls) > 0 {
+		parts := make([]string, len(w.htmls))
+		for i, h := range w.htmls {
+			parts[i] = w.sanitize(h)
+		}
+		w.m.HTML = strings.TrimSpace(strings.Join(parts, "\n<hr>\n"))
+	}
+}
