@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -20,9 +22,10 @@ func newDeliverCmd(g *globals) *cobra.Command {
 		sender string
 		lmtp   bool
 		df     daemonFlags
+		ds     deliverScan
 	)
 	c := &cobra.Command{
-		Use:   "deliver [-f SENDER] RECIPIENT... < MESSAGE",
+		Use:   "deliver [-f SENDER] [--scan [--ip ADDR] [--helo NAME]] RECIPIENT... < MESSAGE",
 		Short: "Deliver a message from stdin to local mailboxes (the MDA), or serve LMTP",
 		Long: helpText(`Read one message from stdin and deliver it to each RECIPIENT: aliases are
 resolved (recursively, with loop detection), user+tag@domain reaches
@@ -39,37 +42,58 @@ Alias targets on remote domains are put in the outbound queue, the sender
 rewritten by SRS so SPF still passes at the next hop; "mailctl queue run"
 delivers them.
 
+With --scan, run the spam and virus checks of [scan] first (as smtpd does
+after DATA, also when scan.enabled is off; see "mailctl scan"). --ip and
+--helo name the client the message came from, when the MTA in front knows
+it; without --ip, SPF on the client and the DNS lists are skipped. A virus,
+a refused attachment, a score at or above scan.reject_score, or (with
+scan.dmarc_reject) a DMARC p=reject failure exits 65, a permanent failure,
+so the MTA bounces the message rather than retrying it; an engine that is
+down under the tempfail policy (clamd by default) exits 75. Otherwise each
+local user's copy goes to INBOX or Junk by the global score plus that
+user's own classifier, with its own X-Spam-Status and X-Spam-Score; spam
+is never forwarded to remote alias targets.
+
 With --lmtp, serve LMTP (RFC 2033) instead, with a reply per recipient, so
 an existing MTA can hand mail over. LMTP has no authentication: listen on a
 unix socket or on loopback only.
 
 `+daemonSocketsHelp, `0   delivered to every recipient
-65  the message is unreadable, too large, or looping (EX_DATAERR)
+65  the message is unreadable, too large, or looping, or (--scan) refused:
+    a virus, a refused attachment, spam at reject_score (EX_DATAERR)
 67  unknown recipient (EX_NOUSER)
 69  the mailbox is disabled (EX_UNAVAILABLE)
 73  the mailbox cannot be created, or is over quota with over_quota = "reject" (EX_CANTCREAT)
 75  temporary failure, retry later: disk full, read-only or locked mailbox,
-    over quota with over_quota = "tempfail", the queue not writable (EX_TEMPFAIL)
+    over quota with over_quota = "tempfail", the queue not writable, or
+    (--scan) a scan engine down under the tempfail policy (EX_TEMPFAIL)
 78  configuration error (EX_CONFIG)`, filesCore, `Started as root, deliver switches to the mail account ("user" in the
 config) before reading the message, so every file it creates belongs to
 that account. Alias targets are addresses only: no programs or files.
 Recipient addresses are validated before they name a path.`),
 		Example: `  printf 'Subject: test\n\nhello\n' | mailctl deliver bob@example.org
   mailctl deliver -f alice@example.net bob@example.org < message.eml
+  mailctl deliver --scan --ip 192.0.2.1 -f alice@example.net bob@example.org < message.eml
   mailctl deliver --lmtp --listen unix:/run/mailctl/lmtp.sock`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if lmtp {
-				if len(args) > 0 || sender != "" {
-					return &usageError{errors.New("--lmtp takes no recipients and no -f")}
+				if len(args) > 0 || sender != "" || ds.on {
+					return &usageError{errors.New("--lmtp takes no recipients, no -f and no --scan")}
 				}
 				return runDaemon(cmd.Context(), g, "lmtp", &df)
 			}
 			if len(args) == 0 {
 				return &usageError{errors.New("no recipients")}
 			}
-			return runDeliver(cmd.Context(), g, sender, args)
+			if !ds.on && (ds.ip != "" || ds.helo != "") {
+				return &usageError{errors.New("--ip and --helo need --scan")}
+			}
+			return runDeliver(cmd.Context(), g, sender, args, ds)
 		},
 	}
+	c.Flags().BoolVar(&ds.on, "scan", false, "run the spam and virus checks first; file spam per user in Junk")
+	c.Flags().StringVar(&ds.ip, "ip", "", "with --scan: the client's IP `ADDR`")
+	c.Flags().StringVar(&ds.helo, "helo", "", "with --scan: the client's HELO `NAME`")
 	c.Flags().StringVarP(&sender, "from", "f", "", "envelope `SENDER` (Return-Path); empty or <> for bounces")
 	c.Flags().BoolVar(&lmtp, "lmtp", false, "serve LMTP instead of delivering one message")
 	addDaemonFlags(c, &df, false)
@@ -91,7 +115,7 @@ func newDeliverer(g *globals, cfg *config.Config, m *accounts.Manager, remote de
 	})
 }
 
-func runDeliver(ctx context.Context, g *globals, sender string, rcpts []string) error {
+func runDeliver(ctx context.Context, g *globals, sender string, rcpts []string, ds deliverScan) error {
 	cfg, err := g.config()
 	if err != nil {
 		return err
@@ -119,7 +143,30 @@ func runDeliver(ctx context.Context, g *globals, sender string, rcpts []string) 
 	// Remote alias targets go to the outbound queue, the sender rewritten
 	// by SRS, as smtpd does.
 	remote := lazyRemote(&daemonEnv{g: g, cfg: cfg, accounts: m}, "deliver")
-	results := newDeliverer(g, cfg, m, remote).Deliver(ctx, env, g.stdin, int64(cfg.Limits.MessageSize))
+	var in io.Reader = g.stdin
+	maxSize := int64(cfg.Limits.MessageSize)
+	if ds.on {
+		msg, err := io.ReadAll(io.LimitReader(g.stdin, int64(cfg.Limits.MessageSize)+1))
+		if err != nil {
+			return withCode(exitIOErr, fmt.Errorf("reading the message: %w", err))
+		}
+		if int64(len(msg)) > int64(cfg.Limits.MessageSize) {
+			return withCode(exitDataErr, fmt.Errorf("message larger than limits.message_size (%d)", cfg.Limits.MessageSize))
+		}
+		msg, spam, err := scanForDeliver(ctx, g, cfg, m, ds, &env, msg)
+		if err != nil {
+			return err
+		}
+		if spam { // never forwarded, as in smtpd
+			remote = func(context.Context, addr.Address, []addr.Address, []byte) error {
+				g.logger.Info("spam not forwarded")
+				return nil
+			}
+		}
+		// Checked above: the scan's header fields may not push it over.
+		in, maxSize = bytes.NewReader(msg), 0
+	}
+	results := newDeliverer(g, cfg, m, remote).Deliver(ctx, env, in, maxSize)
 	return deliverExit(results)
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"mailctl/lib/scan/scantest"
 	"mailctl/lib/testenv"
 )
 
@@ -236,4 +237,51 @@ func TestDeliverSIGKILL(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d runs finished before the kill", len(succeeded), runs)
+}
+
+// TestDeliverScan: deliver --scan refuses a virus with 65 (a bounce, not a
+// retry), files spam in Junk with its X-Spam-Status, delivers clean mail
+// to INBOX with Authentication-Results, and exits 75 while clamd is down.
+func TestDeliverScan(t *testing.T) {
+	cd := scantest.StartClamd(t)
+	e := newScanTestEnv(t, fmt.Sprintf("spam_score = 2.0\nclamd = %q\nclamd_stream_max = \"50M\"\n", cd.Socket))
+	e.addUser("bob@example.test")
+	scanArgs := []string{"deliver", "--scan", "--ip", "127.0.0.1", "--helo", "mx.remote.test"}
+
+	stderr := e.expect(exitDataErr, scantest.EICARMessage("a@pass.test", "bob@example.test"),
+		append(scanArgs, "-f", "a@pass.test", "bob@example.test")...)
+	if !strings.Contains(stderr, "message refused: Virus found: Eicar-Test-Signature") {
+		t.Errorf("virus: stderr %q", stderr)
+	}
+	e.must(scanMessage("a@pass.test", "Hello", "clean"), append(scanArgs, "-f", "a@pass.test", "bob@example.test")...)
+	// Without --ip or --helo: a pipe from another MTA.
+	e.must(scanMessage("a@pass.test", "Hello", "clean too"), "deliver", "--scan", "-f", "a@pass.test", "bob@example.test")
+	inbox := e.newFiles("bob@example.test")
+	if len(inbox) != 2 {
+		t.Fatalf("INBOX has %d, want 2 (the virus is never delivered)", len(inbox))
+	}
+	for _, f := range inbox {
+		b, _ := os.ReadFile(f)
+		if !strings.Contains(string(b), "Authentication-Results: mx.example.test;") || !strings.Contains(string(b), "X-Spam-Status: No") {
+			t.Errorf("clean message:\n%s", b)
+		}
+	}
+	// From 127.0.0.1, fail.test's SPF and DMARC fail.
+	e.must(scanMessage("a@fail.test", "CHEAP WATCHES FOR YOU", "spam"), append(scanArgs, "-f", "a@fail.test", "bob@example.test")...)
+	junk, _ := filepath.Glob(filepath.Join(e.maildir("bob@example.test"), ".Junk", "new", "*"))
+	if len(junk) != 1 {
+		t.Fatalf("Junk has %d, want 1", len(junk))
+	}
+	if b, _ := os.ReadFile(junk[0]); !strings.Contains(string(b), "X-Spam-Status: Yes") || strings.Count(string(b), "X-Spam-Status") != 1 {
+		t.Errorf("junk message:\n%s", b)
+	}
+	e.expect(exitUsage, "", "deliver", "--ip", "192.0.2.1", "bob@example.test")
+	cd.Stop()
+	stderr = e.expect(exitTempFail, scanMessage("a@pass.test", "Hello", "clean"), append(scanArgs, "bob@example.test")...)
+	if !strings.Contains(stderr, "clamav unreachable") {
+		t.Errorf("clamd down: stderr %q", stderr)
+	}
+	if n := len(e.newFiles("bob@example.test")); n != 2 {
+		t.Errorf("INBOX has %d after clamd went down, want 2", n)
+	}
 }

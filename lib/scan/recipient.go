@@ -46,10 +46,11 @@ func (s *Scanner) ForUser(rep *Report, user addr.Address) UserVerdict {
 	return uv
 }
 
-// withoutSpamHeaders drops the global X-Spam-* fields: each copy gets its own.
-func withoutSpamHeaders(hs []string) []string {
+// CommonHeaders are the report's header fields without the global
+// X-Spam-* ones: what every copy gets when ForUser decides each copy.
+func (r *Report) CommonHeaders() []string {
 	var out []string
-	for _, h := range hs {
+	for _, h := range r.Headers {
 		name, _, _ := strings.Cut(h, ":")
 		if !strings.EqualFold(name, "X-Spam-Status") && !strings.EqualFold(name, "X-Spam-Score") {
 			out = append(out, h)

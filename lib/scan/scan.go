@@ -258,7 +258,7 @@ func (s *Scanner) Scan(ctx context.Context, env smtpd.Envelope, msg []byte) (smt
 	v := smtpd.Verdict{Reason: rep.Reason, Headers: rep.Headers, Message: rep.Message}
 	if s.opts.Bayes != nil && !s.opts.VirusOnly && (rep.Action == "spam" || rep.Action == "accept") {
 		// Each local user's copy gets its own verdict and X-Spam-* fields.
-		v.Headers = withoutSpamHeaders(rep.Headers)
+		v.Headers = rep.CommonHeaders()
 		v.Recipient = func(user addr.Address) smtpd.RecipientVerdict {
 			uv := s.ForUser(rep, user)
 			s.opts.Logger.Info("scan recipient verdict", "id", env.ID, "rcpt", user.String(), "junk", uv.Spam,
