@@ -30,12 +30,25 @@ const original = "From: Alice <alice@example.org>\r\n" +
 	"\r\n" +
 	"AAEC/w==\r\n" +
 	"--b\r\n" +
+	"Content-Type: multipart/related; boundary=r\r\n" +
+	"\r\n" +
+	"--r\r\n" +
+	"Content-Type: text/html\r\n" +
+	"\r\n" +
+	"<p>logo <img src=\"cid:logo\"></p>\r\n" +
+	"--r\r\n" +
 	"Content-Type: image/png\r\n" +
 	"Content-ID: <logo>\r\n" +
+	"Content-Transfer-Encoding: base64\r\n" +
+	"\r\n" +
+	"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==\r\n" +
+	"--r--\r\n" +
+	"--b\r\n" +
+	"Content-Type: image/jpeg; name=photo.jpg\r\n" +
 	"Content-Disposition: inline\r\n" +
 	"Content-Transfer-Encoding: base64\r\n" +
 	"\r\n" +
-	"iVBORw0KGgo=\r\n" +
+	"/9j/4AAQ\r\n" +
 	"--b--\r\n"
 
 func parsed(t *testing.T, raw string) *mailview.Message {
@@ -129,8 +142,9 @@ func TestForward(t *testing.T) {
 			t.Errorf("Body lacks %q:\n%s", want, d.Body)
 		}
 	}
-	if len(d.Attachments) != 1 || d.Attachments[0].Name != "data.bin" || !bytes.Equal(d.Attachments[0].Data, []byte{0, 1, 2, 0xff}) {
-		t.Fatalf("Attachments = %+v (the inline image stays behind)", d.Attachments)
+	if len(d.Attachments) != 2 || d.Attachments[0].Name != "data.bin" || !bytes.Equal(d.Attachments[0].Data, []byte{0, 1, 2, 0xff}) ||
+		d.Attachments[1].Name != "photo.jpg" || !bytes.Equal(d.Attachments[1].Data, []byte{0xff, 0xd8, 0xff, 0xe0, 0, 0x10}) {
+		t.Fatalf("Attachments = %+v (the HTML's own logo stays behind, the photo goes)", d.Attachments)
 	}
 	again := parsed(t, "Subject: Fwd: fwd: FW: x\r\n\r\n")
 	if d, _ := Forward(again, nil); d.Subject != "Fwd: x" {
@@ -145,7 +159,7 @@ func TestForward(t *testing.T) {
 		t.Fatal(err)
 	}
 	back := parsed(t, string(msg))
-	if len(back.Attachments) != 1 {
+	if len(back.Attachments) != 2 {
 		t.Fatalf("read back: %+v", back.Attachments)
 	}
 	_, name, data, err := mailview.Part(bytes.NewReader(msg), back.Attachments[0].Part)

@@ -14,7 +14,8 @@ type walker struct {
 	texts []string
 	htmls []string
 
-	embedded int // bytes of images embedded as data: URIs so far
+	embedded int             // bytes of images embedded as data: URIs so far
+	shown    map[string]bool // parts embedded in the HTML
 }
 
 func (w *walker) indexCIDs(n *node) {
@@ -66,7 +67,7 @@ func (w *walker) walk(n *node) {
 		w.walk(root)
 		for _, c := range n.children {
 			if c != root {
-				w.attach(c, true)
+				w.attach(c)
 			}
 		}
 	default: // mixed, signed, report, digest and unknown multiparts
@@ -78,7 +79,7 @@ func (w *walker) walk(n *node) {
 
 func (w *walker) leaf(n *node) {
 	if !isBody(n) {
-		w.attach(n, false)
+		w.attach(n)
 		return
 	}
 	s := w.p.textBody(n)
@@ -122,29 +123,26 @@ func (w *walker) alternative(n *node) {
 			w.walk(c)
 		default:
 			if !c.isMultipart() && !isBody(c) {
-				w.attach(c, false)
+				w.attach(c)
 			}
 		}
 	}
 }
 
 // attach lists a part (or the leaves of a multipart) as an attachment.
-func (w *walker) attach(n *node, related bool) {
+func (w *walker) attach(n *node) {
 	if n.isMultipart() {
 		for _, c := range n.children {
-			w.attach(c, related)
+			w.attach(c)
 		}
 		return
 	}
-	id := contentID(n)
-	d := disposition(n)
 	w.m.Attachments = append(w.m.Attachments, Attachment{
 		Part:        n.part(),
 		Filename:    fileName(n),
 		ContentType: n.mediaType,
 		Size:        int64(len(decodeBody(n, w.p))),
-		Inline:      d == "inline" || (id != "" && d != "attachment" && (related || strings.HasPrefix(n.mediaType, "image/"))),
-		ContentID:   id,
+		ContentID:   contentID(n),
 	})
 }
 
@@ -158,5 +156,8 @@ func (w *walker) finish() {
 			parts[i] = w.sanitize(h)
 		}
 		w.m.HTML = strings.TrimSpace(strings.Join(parts, "\n<hr>\n"))
+	}
+	for i, a := range w.m.Attachments {
+		w.m.Attachments[i].Inline = w.shown[a.Part]
 	}
 }

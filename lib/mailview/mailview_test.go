@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/emersion/go-imap/v2"
 )
 
 func parseFile(t *testing.T, name string, opts Options) *Message {
@@ -385,6 +387,44 @@ func TestParseParams(t *testing.T) {
 		v, p := parseParams(tt.in)
 		if v != tt.value || p[tt.key] != tt.want {
 			t.Errorf("parseParams(%q) = %q %q, want %q %q", tt.in, v, p[tt.key], tt.value, tt.want)
+		}
+	}
+}
+
+func TestHasAttachment(t *testing.T) {
+	text := &imap.BodyStructureSinglePart{Type: "text", Subtype: "plain"}
+	html := &imap.BodyStructureSinglePart{Type: "text", Subtype: "html"}
+	img := &imap.BodyStructureSinglePart{Type: "image", Subtype: "png", ID: "<logo>"}
+	inlineImg := &imap.BodyStructureSinglePart{Type: "image", Subtype: "png",
+		Extended: &imap.BodyStructureSinglePartExt{Disposition: &imap.BodyStructureDisposition{Value: "inline"}}}
+	pdf := &imap.BodyStructureSinglePart{Type: "application", Subtype: "pdf"}
+	namedText := &imap.BodyStructureSinglePart{Type: "text", Subtype: "plain", Params: map[string]string{"name": "notes.txt"}}
+	attachedText := &imap.BodyStructureSinglePart{Type: "text", Subtype: "plain",
+		Extended: &imap.BodyStructureSinglePartExt{Disposition: &imap.BodyStructureDisposition{Value: "ATTACHMENT"}}}
+	msg := &imap.BodyStructureSinglePart{Type: "message", Subtype: "rfc822"}
+	multi := func(sub string, c ...imap.BodyStructure) imap.BodyStructure {
+		return &imap.BodyStructureMultiPart{Subtype: sub, Children: c}
+	}
+	tests := []struct {
+		name string
+		bs   imap.BodyStructure
+		want bool
+	}{
+		{"plain", text, false},
+		{"alternative", multi("alternative", text, html), false},
+		{"related image", multi("alternative", text, multi("related", html, img)), false},
+		{"inline photo in mixed", multi("mixed", text, inlineImg), true},
+		{"calendar alternative", multi("alternative", text, &imap.BodyStructureSinglePart{Type: "text", Subtype: "calendar"}), true},
+		{"pdf", multi("mixed", text, pdf), true},
+		{"image without disposition in mixed", multi("mixed", text, img), true},
+		{"named text", multi("mixed", text, namedText), true},
+		{"text attachment", multi("mixed", text, attachedText), true},
+		{"attached message", multi("mixed", text, msg), true},
+		{"pdf in related", multi("related", html, pdf), true},
+	}
+	for _, tt := range tests {
+		if got := HasAttachment(tt.bs); got != tt.want {
+			t.Errorf("%s: HasAttachment = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

@@ -50,7 +50,7 @@ type Attachment struct {
 	Filename    string // never empty, no directory components
 	ContentType string // lower case, without parameters
 	Size        int64  // decoded size
-	Inline      bool   // meant to be shown inside the message (Content-Disposition inline or referenced by Content-ID)
+	Inline      bool   // shown inside the HTML body already (a cid: image embedded by Parse); list the others
 	ContentID   string // without angle brackets
 }
 
@@ -70,7 +70,7 @@ func Parse(r io.Reader, opts Options) (*Message, error) {
 	root := p.entity(data, "", 0, "text/plain")
 	m := &Message{}
 	p.envelope(root.header, m)
-	w := &walker{p: p, m: m, opts: opts, cids: map[string]*node{}}
+	w := &walker{p: p, m: m, opts: opts, cids: map[string]*node{}, shown: map[string]bool{}}
 	w.indexCIDs(root)
 	w.walk(root)
 	w.finish()

@@ -163,6 +163,7 @@ func (w *walker) embed(id string) (string, bool) {
 		return "", false
 	}
 	w.embedded += len(body)
+	w.shown[part.part()] = true
 	return "data:" + typ + ";base64," + base64.StdEncoding.EncodeToString(body), true
 }
 
