@@ -54,7 +54,7 @@ type Config struct {
 	IMAPD    Listeners `mapstructure:"imapd"`
 	POP3D    Listeners `mapstructure:"pop3d"`
 	LMTP     Listeners `mapstructure:"lmtp"`
-	Webmaild Listeners `mapstructure:"webmaild"`
+	Webmaild Webmaild  `mapstructure:"webmaild"`
 	Pickup   Pickup    `mapstructure:"pickup"`
 }
 
@@ -133,6 +133,28 @@ type Listeners struct {
 	WebmailListen []string `mapstructure:"webmail_listen"`
 }
 
+// Webmaild is the webmail server: its HTTP listeners (listen is plain HTTP,
+// allowed only on loopback or behind trusted_proxies; listen_tls is HTTPS),
+// and where it reaches imapd and submitd (their webmail_listen addresses:
+// unix:/path or IP:PORT).
+type Webmaild struct {
+	Listen      []string      `mapstructure:"listen"`
+	ListenTLS   []string      `mapstructure:"listen_tls"`
+	IMAP        string        `mapstructure:"imap"`
+	Submission  string        `mapstructure:"submission"`
+	SessionIdle time.Duration `mapstructure:"session_idle"`
+	MaxSessions int           `mapstructure:"max_sessions"`
+	PageSize    int           `mapstructure:"page_size"`
+	// TrustedProxies are reverse proxies (IP or CIDR) whose X-Forwarded-For
+	// and X-Forwarded-Proto are believed.
+	TrustedProxies []string `mapstructure:"trusted_proxies"`
+}
+
+// Listeners returns webmaild's HTTP addresses.
+func (w Webmaild) Listeners() Listeners {
+	return Listeners{Listen: w.Listen, ListenTLS: w.ListenTLS}
+}
+
 // Modules known to serve and to the modules table.
 var Modules = []string{"smtpd", "submitd", "imapd", "pop3d", "lmtp", "queue", "webmaild", "pickup"}
 
@@ -176,7 +198,9 @@ func Default() *Config {
 			WebmailListen: []string{"unix:/run/mailctl/imap-webmail.sock"}},
 		POP3D:    Listeners{Listen: []string{":110"}, ListenTLS: []string{":995"}},
 		LMTP:     Listeners{Listen: []string{"unix:/run/mailctl/lmtp.sock"}},
-		Webmaild: Listeners{Listen: []string{"127.0.0.1:8080"}},
+		Webmaild: Webmaild{Listen: []string{"127.0.0.1:8080"},
+			IMAP: "unix:/run/mailctl/imap-webmail.sock", Submission: "unix:/run/mailctl/submission-webmail.sock",
+			SessionIdle: 30 * time.Minute, MaxSessions: 1000, PageSize: 50, TrustedProxies: []string{}},
 		Pickup:   Pickup{Listen: []string{"unix:/run/mailctl/sendmail.sock"}},
 	}
 }

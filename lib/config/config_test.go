@@ -45,6 +45,11 @@ webmail_listen = ["127.0.0.1:10587"]
 
 [pickup]
 domain = "Example.ORG"
+
+[webmaild]
+imap = "127.0.0.1:10143"
+session_idle = "10m"
+trusted_proxies = ["10.0.0.0/8"]
 `)
 	c, err := Load(p)
 	if err != nil {
@@ -77,6 +82,9 @@ domain = "Example.ORG"
 	if w := c.ListenersFor("submitd").WebmailListen; len(w) != 1 || w[0] != "127.0.0.1:10587" || c.IMAPD.WebmailListen[0] != "unix:/run/mailctl/imap-webmail.sock" {
 		t.Errorf("webmail_listen: submitd %v, imapd %v", w, c.IMAPD.WebmailListen)
 	}
+	if w := c.Webmaild; w.IMAP != "127.0.0.1:10143" || w.Submission != "unix:/run/mailctl/submission-webmail.sock" || w.SessionIdle != 10*time.Minute || w.PageSize != 50 || len(w.TrustedProxies) != 1 || c.ListenersFor("webmaild").Listen[0] != "127.0.0.1:8080" {
+		t.Errorf("webmaild = %+v", w)
+	}
 	if c.Limits.SendMessagesPerHour != 200 || c.Limits.SendRecipientsPerHour != 1000 {
 		t.Errorf("send limits = %d/%d, want the defaults 200/1000", c.Limits.SendMessagesPerHour, c.Limits.SendRecipientsPerHour)
 	}
@@ -99,6 +107,8 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"[imapd]\nwebmail_listen = [\"imap.example:1\"]", "imapd.webmail_listen"},
 		{"[submitd]\nwebmail_listen = [\":10587\"]", "submitd.webmail_listen"},
 		{"[pickup]\ndomain = \"bad domain\"", "pickup.domain"},
+		{"[webmaild]\nimap = \"imap.example:143\"", "webmaild.imap"},
+		{"[webmaild]\ntrusted_proxies = [\"proxy\"]", "webmaild.trusted_proxies"},
 		{"[limits]\nsend_messages_per_hour = -1", "limits.send_messages_per_hour"},
 		{"[scan]\ndnsbl = [\"zen.example\"]", "scan.dnsbl"},
 		{"[scan]\nspamd_down = \"drop\"", "scan.spamd_down"},

@@ -124,13 +124,14 @@ func (c *Config) Validate() error {
 	}
 	c.validateOutbound(bad)
 	c.validateScan(bad)
+	c.validateWebmaild(bad)
 	return errors.Join(errs...)
 }
 
 func (c *Config) listeners() map[string]Listeners {
 	return map[string]Listeners{
 		"smtpd": c.SMTPD, "submitd": c.Submitd, "imapd": c.IMAPD,
-		"pop3d": c.POP3D, "lmtp": c.LMTP, "webmaild": c.Webmaild,
+		"pop3d": c.POP3D, "lmtp": c.LMTP, "webmaild": c.Webmaild.Listeners(),
 		"pickup": {Listen: c.Pickup.Listen},
 	}
 }
@@ -163,4 +164,28 @@ func validHostPort(a string, ipOnly bool) bool {
 		return net.ParseIP(host) != nil
 	}
 	return true
+}
+
+func (c *Config) validateWebmaild(bad func(key, format string, a ...any)) {
+	w := c.Webmaild
+	for key, a := range map[string]string{"webmaild.imap": w.IMAP, "webmaild.submission": w.Submission} {
+		host, port, err := net.SplitHostPort(a)
+		if !strings.HasPrefix(a, "unix:/") && (err != nil || port == "" || net.ParseIP(host) == nil) {
+			bad(key, "%q is not unix:/path or IP:PORT (never a name)", a)
+		}
+	}
+	if w.SessionIdle < time.Minute {
+		bad("webmaild.session_idle", "must be at least 1m")
+	}
+	if w.MaxSessions < 1 {
+		bad("webmaild.max_sessions", "must be at least 1")
+	}
+	if w.PageSize < 5 || w.PageSize > 500 {
+		bad("webmaild.page_size", "must be between 5 and 500")
+	}
+	for _, p := range w.TrustedProxies {
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			bad("webmaild.trusted_proxies", "%q is not an IP address or CIDR", p)
+		}
+	}
 }
