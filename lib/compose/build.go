@@ -89,6 +89,9 @@ func check(d Draft, hostname string) error {
 		if strings.ContainsAny(v, "\r\n\x00") {
 			return fmt.Errorf("compose: %w: %s contains a line break or NUL", ErrInvalidHeader, k)
 		}
+		if strings.IndexFunc(v, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) >= 0 {
+			return fmt.Errorf("compose: %w: %s contains a control character", ErrInvalidHeader, k)
+		}
 		if !utf8.ValidString(v) {
 			return fmt.Errorf("compose: %w: %s is not UTF-8", ErrInvalidHeader, k)
 		}

@@ -105,8 +105,8 @@ func checkAddress(a *mail.Address) error {
 	if a == nil {
 		return fmt.Errorf("compose: %w: missing address", ErrInvalidHeader)
 	}
-	if strings.ContainsAny(a.Name, "\r\n\x00") || strings.ContainsAny(a.Address, "\r\n\x00") {
-		return fmt.Errorf("compose: %w: address %q contains a line break or NUL", ErrInvalidHeader, a.Address)
+	if strings.IndexFunc(a.Name+a.Address, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) >= 0 {
+		return fmt.Errorf("compose: %w: address %q contains a line break or control character", ErrInvalidHeader, a.Address)
 	}
 	if _, err := addr.Parse(a.Address); err != nil {
 		return fmt.Errorf("compose: %w: %q: %v", ErrInvalidHeader, a.Address, err)

@@ -104,7 +104,7 @@ func TestBuildRoundTrip(t *testing.T) {
 		}
 	}
 	hdr := string(msg[:bytes.Index(msg, []byte("\r\n\r\n"))])
-	if strings.Contains(strings.ToLower(hdr), "bcc") || bytes.Contains(msg, []byte("hidden@")) {
+	if strings.Contains(strings.ToLower("\n"+hdr), "\nbcc:") || bytes.Contains(msg, []byte("hidden@")) {
 		t.Errorf("Bcc leaked:\n%s", hdr)
 	}
 
