@@ -45,6 +45,11 @@ func decodeBody(n *node, p *parser) []byte {
 // trailing lone character. ok is false if anything but whitespace was
 // skipped or a run was cut short.
 func decodeBase64(in []byte) (out []byte, ok bool) {
+	// Fast path: well-formed base64 (the decoder skips CR and LF itself).
+	out = make([]byte, base64.StdEncoding.DecodedLen(len(in)))
+	if n, err := base64.StdEncoding.Decode(out, bytes.TrimRight(in, " \t\r\n")); err == nil {
+		return out[:n], true
+	}
 	ok = true
 	out = make([]byte, 0, len(in)*3/4)
 	run := make([]byte, 0, 76)
@@ -187,11 +192,18 @@ var errUnknownCharset error = charsetError{}
 // decodeWords decodes the encoded words of an unstructured header value and
 // turns control characters (a decoded CR/LF, NUL, …) into spaces.
 func decodeWords(v string) string {
+	d, _ := decodeWordsOK(v)
+	return d
+}
+
+// decodeWordsOK is decodeWords that also reports whether every encoded word
+// could be decoded; if not, the value is shown as it came.
+func decodeWordsOK(v string) (string, bool) {
 	d, err := wordDecoder.DecodeHeader(v)
 	if err != nil {
-		d = v
+		return cleanControls(v), false
 	}
-	return cleanControls(d)
+	return cleanControls(d), true
 }
 
 func cleanControls(s string) string {

@@ -253,7 +253,7 @@ func TestMalformed(t *testing.T) {
 		parts    []string
 	}{
 		{"malformed.eml", "Text in an unknown charset.\n\nno boundary here, still text",
-			[]string{"malformed header line", "no closing boundary", "without boundary", "x-klingon", "damaged base64", "Date", "From"},
+			[]string{"malformed header line", "no closing boundary", "without boundary", "x-klingon", "damaged base64", "Date", "From", "Subject in an unknown charset"},
 			[]string{"2", "4"}},
 		{"no-boundary.eml", "Still readable.", []string{"guessed"}, nil},
 	}

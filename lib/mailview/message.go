@@ -111,7 +111,11 @@ func readLimited(r io.Reader, max int64) (data []byte, cut bool, err error) {
 
 // envelope fills the header fields of m.
 func (p *parser) envelope(h header, m *Message) {
-	m.Subject = strings.TrimSpace(decodeWords(h.get("Subject")))
+	subject, ok := decodeWordsOK(h.get("Subject"))
+	if !ok {
+		p.problem("Subject in an unknown charset, shown undecoded")
+	}
+	m.Subject = strings.TrimSpace(subject)
 	m.From = p.addresses(h, "From")
 	m.Sender = p.addresses(h, "Sender")
 	m.ReplyTo = p.addresses(h, "Reply-To")
