@@ -428,3 +428,37 @@ func TestHasAttachment(t *testing.T) {
 		}
 	}
 }
+
+func TestCorpusStructure(t *testing.T) {
+	tests := []struct {
+		file, text, html string
+		attachments      []string // part filename type inline
+	}{
+		{"apple-inline.eml", "Look at this:\n\nSent from my phone", "",
+			[]string{"2 IMG_0001.jpeg image/jpeg false"}},
+		{"invite.eml", "You are invited to Review.", "<p>You are invited to <b>Review</b>.</p>",
+			[]string{"3 part-3.ics text/calendar false"}},
+		{"digest.eml", "", "",
+			[]string{"1 First post.eml message/rfc822 false", "2 Second post.eml message/rfc822 false"}},
+		{"signed.eml", "Signed text ✓", "",
+			[]string{"2 smime.p7s application/pkcs7-signature false"}},
+		{"nested.eml", "Plain body with logo.", "",
+			[]string{"1.2.2 logo.png image/png true", "2 report.pdf application/pdf false", "3 The original.eml message/rfc822 false"}},
+	}
+	for _, tt := range tests {
+		m := parseFile(t, tt.file, Options{})
+		if m.Text != tt.text || (tt.html != "" && m.HTML != tt.html) {
+			t.Errorf("%s: Text %q HTML %q", tt.file, m.Text, m.HTML)
+		}
+		var got []string
+		for _, a := range m.Attachments {
+			got = append(got, fmt.Sprintf("%s %s %s %v", a.Part, a.Filename, a.ContentType, a.Inline))
+		}
+		if strings.Join(got, "|") != strings.Join(tt.attachments, "|") {
+			t.Errorf("%s: attachments\n %q\nwant\n %q", tt.file, got, tt.attachments)
+		}
+		if len(m.Problems) > 0 {
+			t.Errorf("%s: Problems %q", tt.file, m.Problems)
+		}
+	}
+}

@@ -11,7 +11,8 @@ import (
 // or submits: no script, style element, event handler, form, frame, object,
 // embed, SVG/MathML, meta, link or base. URLs must be absolute http, https,
 // mailto or tel (cid for our own parts, rewritten afterwards); relative URLs
-// are dropped since they would point at the webmail itself. Inline styles
+// are dropped by the rewrite pass since they would point at the webmail
+// itself (a protocol-relative image is a remote https image). Inline styles
 // are checked property by property; properties that position content
 // outside its box (position, z-index, transform …) or load resources other
 // than a background are not allowed, and url() in a background is handled
@@ -42,7 +43,7 @@ func newPolicy() *bluemonday.Policy {
 	)
 	p.AllowURLSchemes("http", "https", "mailto", "tel", "cid")
 	p.RequireParseableURLs(true)
-	p.AllowRelativeURLs(false)
+	p.AllowRelativeURLs(true) // only for protocol-relative images; rewrite.go drops the rest
 
 	p.AllowAttrs("title").Matching(textAttr).Globally()
 	p.AllowAttrs("lang").Matching(regexp.MustCompile(`^[a-zA-Z0-9-]{1,35}$`)).Globally()

@@ -118,6 +118,10 @@ func (w *walker) src(a html.Attribute) (html.Attribute, bool) {
 	if err != nil {
 		return a, false
 	}
+	if u.Scheme == "" && u.Host != "" && strings.HasPrefix(strings.TrimSpace(a.Val), "//") {
+		u.Scheme = "https" // protocol-relative: the frame's own scheme would be ours
+		a.Val = u.String()
+	}
 	switch strings.ToLower(u.Scheme) {
 	case "http", "https":
 		if !w.opts.RemoteImages {
