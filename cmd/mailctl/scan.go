@@ -171,8 +171,9 @@ func printReport(w io.Writer, rep *scan.Report, cfg *config.Config) error {
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-// newScanner builds lib/scan from [scan], with DNS through dns.resolver.
-func newScanner(cfg *config.Config, m *accounts.Manager, log *slog.Logger, virusOnly bool) (*scan.Scanner, error) {
+// newScanner builds lib/scan from [scan], with DNS through dns.resolver;
+// more adjusts the options last.
+func newScanner(cfg *config.Config, m *accounts.Manager, log *slog.Logger, virusOnly bool, more ...func(*scan.Options)) (*scan.Scanner, error) {
 	res, err := resolver.New(resolver.Options{Servers: cfg.DNS.Resolver, Timeout: cfg.DNS.Timeout})
 	if err != nil {
 		return nil, withCode(exitConfig, err)
@@ -210,6 +211,9 @@ func newScanner(cfg *config.Config, m *accounts.Manager, log *slog.Logger, virus
 			OnDown: scan.EnginePolicy(cfg.Scan.SpamdDown),
 		})
 	}
+	for _, f := range more {
+		f(&opts)
+	}
 	s, err := scan.New(opts)
 	if err != nil {
 		return nil, withCode(exitConfig, err)
@@ -219,11 +223,11 @@ func newScanner(cfg *config.Config, m *accounts.Manager, log *slog.Logger, virus
 
 // smtpScanner is smtpd's Scanner when [scan] is enabled (nil otherwise);
 // virusOnly (submitd) runs the engines alone, and is nil without one.
-func smtpScanner(d *daemonEnv, virusOnly bool) (smtpd.Scanner, error) {
+func smtpScanner(d *daemonEnv, virusOnly bool, more ...func(*scan.Options)) (smtpd.Scanner, error) {
 	if !d.cfg.Scan.Enabled || virusOnly && d.cfg.Scan.Clamd == "" {
 		return nil, nil
 	}
-	s, err := newScanner(d.cfg, d.accounts, d.g.logger, virusOnly)
+	s, err := newScanner(d.cfg, d.accounts, d.g.logger, virusOnly, more...)
 	if err != nil {
 		return nil, err
 	}

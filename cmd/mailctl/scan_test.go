@@ -13,20 +13,22 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"mailctl/lib/dkim"
 	"mailctl/lib/scan/scantest"
 	"mailctl/lib/smtpout/smtptest"
 	"mailctl/lib/testenv"
 )
 
 // newScanTestEnv is a test installation whose resolver is an in-process
-// DNS server: pass.test publishes SPF for 192.0.2.1 and 127.0.0.1, fail.test -all.
-func newScanTestEnv(t *testing.T, scanTOML string) *testEnv {
+// DNS server: pass.test publishes SPF for 192.0.2.1 and 127.0.0.1, fail.test -all,
+// and records are added.
+func newScanTestEnv(t *testing.T, scanTOML string, records ...string) *testEnv {
 	t.Helper()
-	d := smtptest.NewDNS(t,
+	d := smtptest.NewDNS(t, append([]string{
 		`pass.test. TXT "v=spf1 ip4:192.0.2.1 ip4:127.0.0.1 -all"`,
 		`fail.test. TXT "v=spf1 -all"`,
 		`_dmarc.fail.test. TXT "v=DMARC1; p=reject"`,
-	)
+	}, records...)...)
 	e, _ := newSMTPTestEnv(t, "[scan]\n"+scanTOML)
 	conf, err := os.ReadFile(e.conf)
 	if err != nil {
@@ -240,4 +242,54 @@ func TestSMTPDJunkPerRecipient(t *testing.T) {
 		l := logs.String()
 		return strings.Contains(l, "rcpt=bob@example.test junk=true") && strings.Contains(l, "rcpt=carol@example.test junk=false")
 	})
+}
+
+// TestSMTPDGreylistWiring: with [scan.greylist] on, a loopback client is
+// never delayed, and a DKIM-signed message smtpd accepts records its
+// domain in state_dir/greylist/dkim.db, where every smtpd process finds
+// it. (The 451-then-250 sequence is tested in lib/smtpd: every test client
+// here is on loopback.)
+func TestSMTPDGreylistWiring(t *testing.T) {
+	keys := t.TempDir()
+	rec, err := dkim.Keygen(keys, "signed.test", "s1", dkim.Ed25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newScanTestEnv(t, "enabled = true\n[scan.greylist]\nenabled = true\ndelay = \"1h\"\n",
+		`s1._domainkey.signed.test. TXT "`+strings.Join(dkim.TXTStrings(rec), `" "`)+`"`)
+	e.addUser("bob@example.test")
+	ks, err := dkim.Open(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := ks.Sign([]byte(scanMessage("a@signed.test", "Hello", "signed")), "signed.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	address := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	e.startDaemon(t, e.bin, "smtpd", "--listen", address)
+	waitListening(t, address)
+	c, err := smtp.Dial(address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SendMail("a@signed.test", []string{"bob@example.test"}, strings.NewReader(string(signed))); err != nil {
+		t.Fatalf("first message from a new sender on loopback: %v", err)
+	}
+	data, err := os.ReadFile(filepath.Join(e.dir, "state", "greylist", "dkim.db"))
+	if err != nil || !strings.HasPrefix(string(data), "signed.test ") {
+		t.Errorf("dkim.db: %v %q", err, data)
+	}
+}
+
+// TestConfigCheckWeights: an unknown [scan.weights] name fails config
+// check (EX_CONFIG) naming the key, before any scanner starts.
+func TestConfigCheckWeights(t *testing.T) {
+	e := newTestEnv(t, "[scan.weights]\nspf_fial = 2.5\n")
+	if stderr := e.expect(exitConfig, "", "config", "check"); !strings.Contains(stderr, `"scan.weights.spf_fial"`) {
+		t.Errorf("stderr %q", stderr)
+	}
+	e = newTestEnv(t, "[scan.weights]\nspf_fail = 2.5\n")
+	e.must("", "config", "check")
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/netip"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -11,7 +13,10 @@ import (
 
 	"mailctl/lib/addr"
 	"mailctl/lib/deliver"
+	"mailctl/lib/greylist"
 	"mailctl/lib/listen"
+	"mailctl/lib/resolver"
+	"mailctl/lib/scan"
 	"mailctl/lib/smtpd"
 	"mailctl/lib/spool"
 	"mailctl/lib/srs"
@@ -45,6 +50,18 @@ rewritten by SRS, so SPF still passes at the next hop. A local delivery
 that fails after the data (a full disk, say) is queued for retry, and the
 reply is still 250.
 
+With [scan] enabled, every message is checked after DATA (see "mailctl
+scan"): a virus, a refused attachment or a score at or above
+scan.reject_score gets 550 5.7.1 for all recipients; each local user's
+copy then goes to INBOX or Junk by the global score plus that user's own
+classifier ("mailctl scan train"), with its own X-Spam-Status.
+
+With [scan.greylist] enabled, the first mail from a new (client /24 or
+/64, sender, recipient) gets 451 4.7.1 at RCPT; a retry after
+scan.greylist.delay passes. Senders whose SPF passes, domains that signed
+earlier mail with a valid DKIM signature, and loopback clients are not
+delayed.
+
 Message content with a bare CR or bare LF is refused and the connection
 closed, so no lax end-of-data (SMTP smuggling) gets through. Limits from
 the config: limits.message_size (SIZE), recipients, line_length,
@@ -59,7 +76,9 @@ The systemd socket name is "smtp".
 77  the users file is readable by others, or privileges can't be dropped (EX_NOPERM)
 78  configuration error, e.g. a missing TLS certificate (EX_CONFIG)`, filesCore+`
 /var/lib/mailctl/queue/        the outbound spool (remote alias targets, retries)
-/var/lib/mailctl/state/srs-secret   the SRS key (created on first use, 0600)`, `Started as root, smtpd binds its sockets and switches to the mail account
+/var/lib/mailctl/state/srs-secret   the SRS key (created on first use, 0600)
+/var/lib/mailctl/state/greylist/    greylisting state (64 bucket files and dkim.db)
+/var/lib/mailctl/scan/bayes/   the classifier's databases`, `Started as root, smtpd binds its sockets and switches to the mail account
 before it reads from the network. It never relays for anyone: only
 addresses of local domains are accepted. STARTTLS discards anything the
 client sent before the handshake. Logs never contain message bodies.`),
@@ -85,10 +104,54 @@ func serveSMTPD(ctx context.Context, d *daemonEnv, lns []listen.Listener) error 
 		return err
 	}
 	opts.SRS = rw // bounces to our SRS addresses go back to the sender
-	if opts.Scanner, err = smtpScanner(d, false); err != nil {
+	g, err := smtpGreylist(d)
+	if err != nil {
+		return err
+	}
+	var recordDKIM []func(*scan.Options)
+	if g != nil {
+		opts.Greylist = g
+		recordDKIM = append(recordDKIM, func(o *scan.Options) {
+			o.OnDKIMPass = func(ctx context.Context, domains []string) {
+				if err := g.RecordDKIM(ctx, domains...); err != nil {
+					d.g.logger.Warn("greylist: cannot record DKIM domains", "err", err)
+				}
+			}
+		})
+	}
+	if opts.Scanner, err = smtpScanner(d, false, recordDKIM...); err != nil {
 		return err
 	}
 	return serveSMTPListeners(ctx, d, opts, lns)
+}
+
+// smtpGreylist is the MX's greylist when [scan.greylist] is enabled (nil
+// otherwise), state under state_dir/greylist, SPF through dns.resolver.
+func smtpGreylist(d *daemonEnv) (*greylist.Greylist, error) {
+	gc := d.cfg.Scan.Greylist
+	if !gc.Enabled {
+		return nil, nil
+	}
+	res, err := resolver.New(resolver.Options{Servers: d.cfg.DNS.Resolver, Timeout: d.cfg.DNS.Timeout})
+	if err != nil {
+		return nil, withCode(exitConfig, err)
+	}
+	g, err := greylist.New(greylist.Options{
+		Dir:         filepath.Join(d.cfg.StateDir(), "greylist"),
+		Delay:       gc.Delay,
+		RetryWindow: gc.RetryWindow,
+		Expiry:      gc.Expiry,
+		MaxEntries:  gc.MaxEntries,
+		SPFPass: func(ctx context.Context, ip netip.Addr, helo string, sender addr.Address) bool {
+			return scan.SPFPasses(ctx, res, ip, helo, sender)
+		},
+		LockTimeout: d.cfg.Limits.LockTimeout,
+		Logger:      d.g.logger,
+	})
+	if err != nil {
+		return nil, withCode(exitConfig, err)
+	}
+	return g, nil
 }
 
 // smtpPrimaryDomain is the first local domain (the config's before the

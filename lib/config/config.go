@@ -286,7 +286,7 @@ func displayPath(p string) string {
 
 // isMapKey reports whether k lives under a table whose keys are free-form.
 func isMapKey(k string) bool {
-	// scan.weights names are checked by lib/scan when the scanner starts.
+	// scan.weights names are checked by validateScan.
 	return strings.HasPrefix(k, "modules.") || strings.HasPrefix(k, "scan.weights.")
 }
 

@@ -113,6 +113,9 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"[scan]\ndnsbl = [\"zen.example\"]", "scan.dnsbl"},
 		{"[scan]\nspamd_down = \"drop\"", "scan.spamd_down"},
 		{"[scan]\nclamd = \"unix:/run/clamd.ctl\"\nclamd_stream_max = \"10M\"", "scan.clamd_stream_max"},
+		{"[scan.weights]\nspf_fial = 2", "scan.weights.spf_fial"},
+		{"[scan.greylist]\ndelay = \"2d\"", "scan.greylist.retry_window"},
+		{"[scan.greylist]\nmax_entries = 1", "scan.greylist.max_entries"},
 	}
 	for _, tt := range tests {
 		_, err := Load(write(t, tt.body))

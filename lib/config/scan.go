@@ -2,9 +2,13 @@ package config
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"mailctl/lib/scan/weights"
 )
 
 // Scan configures lib/scan, run by smtpd after DATA and by mailctl scan.
@@ -37,6 +41,22 @@ type Scan struct {
 	// inside zips too); BlockedExtensions replaces the built-in list.
 	Attachments       bool     `mapstructure:"attachments"`
 	BlockedExtensions []string `mapstructure:"blocked_extensions"`
+	// Greylist delays new senders at RCPT in smtpd ([scan.greylist]),
+	// whether or not Enabled runs the content checks.
+	Greylist Greylist `mapstructure:"greylist"`
+}
+
+// Greylist configures lib/greylist; its state is under state_dir/greylist.
+type Greylist struct {
+	Enabled bool `mapstructure:"enabled"`
+	// Delay is how long a new (client network, sender, recipient) waits;
+	// RetryWindow how long after the first try a retry still counts;
+	// Expiry how long a triplet that passed (or a DKIM domain) is kept.
+	Delay       time.Duration `mapstructure:"delay"`
+	RetryWindow time.Duration `mapstructure:"retry_window"`
+	Expiry      time.Duration `mapstructure:"expiry"`
+	// MaxEntries bounds the triplets kept on disk.
+	MaxEntries int `mapstructure:"max_entries"`
 }
 
 // Zone is one parsed DNSBL entry.
@@ -69,7 +89,8 @@ func parseZone(e string) (Zone, error) {
 }
 
 func defaultScan() Scan {
-	return Scan{SpamScore: 5, RejectScore: 15, Deadline: 30 * time.Second, ClamdDown: "tempfail", ClamdStreamMax: 25 << 20, SpamdDown: "accept", Attachments: true}
+	return Scan{SpamScore: 5, RejectScore: 15, Deadline: 30 * time.Second, ClamdDown: "tempfail", ClamdStreamMax: 25 << 20, SpamdDown: "accept", Attachments: true,
+		Greylist: Greylist{Delay: 5 * time.Minute, RetryWindow: 24 * time.Hour, Expiry: 36 * 24 * time.Hour, MaxEntries: 200000}}
 }
 
 // validateScan checks [scan].
@@ -90,6 +111,21 @@ func (c *Config) validateScan(bad func(key, format string, a ...any)) {
 		if v != "tempfail" && v != "accept" {
 			bad(key, "must be \"tempfail\" or \"accept\", not %q", v)
 		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.Weights)) {
+		if !weights.Known(name) {
+			bad("scan.weights."+name, "no check or rule of that name (known: %s)", strings.Join(weights.Names(), ", "))
+		}
+	}
+	g := s.Greylist
+	if g.Delay <= 0 || g.RetryWindow <= g.Delay {
+		bad("scan.greylist.retry_window", "need 0 < delay < retry_window (have %s and %s)", g.Delay, g.RetryWindow)
+	}
+	if g.Expiry <= 0 {
+		bad("scan.greylist.expiry", "must be positive")
+	}
+	if g.MaxEntries < 64 {
+		bad("scan.greylist.max_entries", "must be at least 64")
 	}
 	if s.Clamd != "" && c.Limits.MessageSize > s.ClamdStreamMax {
 		bad("scan.clamd_stream_max", "limits.message_size (%d) exceeds clamd's StreamMaxLength (%d): large mail would go unscanned", c.Limits.MessageSize, s.ClamdStreamMax)

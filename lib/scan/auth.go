@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"strings"
 
 	"blitiri.com.ar/go/spf"
@@ -13,6 +14,7 @@ import (
 	"github.com/emersion/go-msgauth/dmarc"
 	"golang.org/x/net/publicsuffix"
 
+	"mailctl/lib/addr"
 	"mailctl/lib/smtpd"
 )
 
@@ -21,7 +23,8 @@ const maxSignatures = 10
 
 type authOutcome struct {
 	results     []Result
-	header      string // value of Authentication-Results
+	dkimPass    []string // d= of the signatures that verified
+	header      string   // value of Authentication-Results
 	fromDomain  string
 	dmarcReject bool // DMARC failed and the policy says reject
 }
@@ -102,6 +105,8 @@ func (s *Scanner) authChecks(ctx context.Context, env smtpd.Envelope, msg []byte
 		ar = append(ar, &authres.DKIMResult{Value: authres.ResultNone})
 	}
 
+	out.dkimPass = dkimPass
+
 	// DMARC on the From: domain.
 	dres, detail := s.dmarc(ctx, m, spfRes, spfDomain, dkimPass, &out)
 	out.results = append(out.results, s.result("dmarc", string(dres), detail))
@@ -155,6 +160,21 @@ func (s *Scanner) dmarc(ctx context.Context, m *message, spfRes spf.Result, spfD
 	}
 	out.dmarcReject = policy == dmarc.PolicyReject
 	return authres.ResultFail, "p=" + string(policy)
+}
+
+// SPFPasses reports whether sender's SPF (the HELO name's for the null
+// sender) passes for the client ip: greylisting's shortcut at RCPT time.
+func SPFPasses(ctx context.Context, dns DNS, ip netip.Addr, helo string, sender addr.Address) bool {
+	domain, from := helo, "postmaster@"+helo
+	if sender.Domain != "" {
+		domain, from = sender.Domain, sender.String()
+	}
+	if !ip.IsValid() || domain == "" {
+		return false
+	}
+	res, _ := spf.CheckHostWithSender(net.IP(ip.Unmap().AsSlice()), helo, from,
+		spf.WithContext(ctx), spf.WithResolver(spfResolver{dns}))
+	return res == spf.Pass
 }
 
 // orgDomain is the organisational domain: one label below the public suffix.

@@ -84,8 +84,11 @@ type Options struct {
 	VirusOnly bool
 	// Bayes, when set, adds the classifier's verdict on the global data
 	// as the check "bayes" (see bayesScore).
-	Bayes  *Bayes
-	Logger *slog.Logger
+	Bayes *Bayes
+	// OnDKIMPass, when set, hears the domains whose DKIM signature
+	// verified on a message smtpd accepted (greylisting remembers them).
+	OnDKIMPass func(ctx context.Context, domains []string)
+	Logger     *slog.Logger
 }
 
 // Result is one check's outcome.
@@ -108,6 +111,8 @@ type Report struct {
 	// EngineDown names an engine that could not be reached.
 	EngineDown string   `json:"engine_down,omitempty"`
 	Headers    []string `json:"headers"`
+	// DKIMPass lists the d= domains whose signatures verified.
+	DKIMPass []string `json:"dkim_pass,omitempty"`
 	// Stripped counts forged Authentication-Results fields removed.
 	Stripped int `json:"stripped"`
 	// Message is the message without them (nil when none was removed).
@@ -174,6 +179,7 @@ func (s *Scanner) Check(ctx context.Context, env smtpd.Envelope, msg []byte) (*R
 	if !s.opts.VirusOnly {
 		m := parseMessage(msg)
 		a = s.authChecks(ctx, env, msg, m)
+		rep.DKIMPass = a.dkimPass
 		rep.Results = append(rep.Results, a.results...)
 		rep.Results = append(rep.Results, s.dnsbl(ctx, env.RemoteIP)...)
 		rep.Results = append(rep.Results, s.rules(env, m)...)
@@ -265,6 +271,9 @@ func (s *Scanner) Scan(ctx context.Context, env smtpd.Envelope, msg []byte) (smt
 				"score", uv.Score, "bayes", uv.Database)
 			return smtpd.RecipientVerdict{Spam: uv.Spam, Headers: uv.Headers}
 		}
+	}
+	if s.opts.OnDKIMPass != nil && len(rep.DKIMPass) > 0 && (rep.Action == "spam" || rep.Action == "accept") {
+		s.opts.OnDKIMPass(ctx, rep.DKIMPass)
 	}
 	switch rep.Action {
 	case "spam":

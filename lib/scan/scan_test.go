@@ -174,7 +174,8 @@ func TestDKIMOurSigner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newScanner(t, d, Options{DMARCReject: true})
+	var heard []string
+	s := newScanner(t, d, Options{DMARCReject: true, OnDKIMPass: func(_ context.Context, ds []string) { heard = append(heard, ds...) }})
 	rep, err := s.Check(context.Background(), env("a@signed.test"), signed)
 	if err != nil {
 		t.Fatal(err)
@@ -192,6 +193,14 @@ func TestDKIMOurSigner(t *testing.T) {
 	if !strings.Contains(rep.Headers[0], "dkim=pass header.d=signed.test") {
 		t.Errorf("header %q", rep.Headers[0])
 	}
+	// Only the smtpd seam reports passing domains (for greylisting), and
+	// only for mail it accepts.
+	if len(heard) != 0 || len(rep.DKIMPass) != 1 || rep.DKIMPass[0] != "signed.test" {
+		t.Errorf("Check: heard %q, DKIMPass %q", heard, rep.DKIMPass)
+	}
+	if _, err := s.Scan(context.Background(), env("a@signed.test"), signed); err != nil || len(heard) != 1 || heard[0] != "signed.test" {
+		t.Errorf("Scan: %v, heard %q", err, heard)
+	}
 
 	// A body changed on the way fails.
 	tampered := []byte(strings.Replace(string(signed), "signed body", "changed body", 1))
@@ -204,6 +213,9 @@ func TestDKIMOurSigner(t *testing.T) {
 	}
 	if got := find(rep, "dmarc").Result; got != "fail" || rep.Action != "reject" {
 		t.Errorf("tampered: dmarc %s, action %s", got, rep.Action)
+	}
+	if s.Scan(context.Background(), env("a@signed.test"), tampered); len(heard) != 1 {
+		t.Errorf("a refused message reported DKIM domains: %q", heard)
 	}
 	// The key's record fails to answer: temperror.
 	d.ServFail("s1._domainkey.signed.test.")
@@ -362,6 +374,28 @@ func TestReverse(t *testing.T) {
 	} {
 		if got := reverse(netip.MustParseAddr(in)); got != want {
 			t.Errorf("reverse(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestSPFPasses(t *testing.T) {
+	s := newScanner(t, newZone(t), Options{})
+	for _, c := range []struct {
+		ip, helo, sender string
+		want             bool
+	}{
+		{"192.0.2.1", "mx.pass.test", "a@pass.test", true},
+		{"192.0.2.2", "mx.pass.test", "a@pass.test", false},
+		{"192.0.2.1", "pass.test", "", true}, // null sender: the HELO name
+		{"192.0.2.1", "mx.fail.test", "a@fail.test", false},
+		{"192.0.2.1", "mx.temp.test", "a@temp.test", false},
+	} {
+		var sender addr.Address
+		if c.sender != "" {
+			sender = addr.MustParse(c.sender)
+		}
+		if got := SPFPasses(context.Background(), s.opts.DNS, netip.MustParseAddr(c.ip), c.helo, sender); got != c.want {
+			t.Errorf("%+v: %v", c, got)
 		}
 	}
 }

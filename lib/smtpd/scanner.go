@@ -5,7 +5,15 @@ import (
 	"net/netip"
 
 	"mailctl/lib/addr"
+	"mailctl/lib/greylist"
 )
+
+// Greylister delays new senders at RCPT (lib/greylist). The MX asks it
+// about each local recipient, except for loopback clients; submission
+// never does.
+type Greylister interface {
+	Check(ctx context.Context, ip netip.Addr, helo string, sender, rcpt addr.Address) (greylist.Decision, error)
+}
 
 // Scanner judges a message after DATA, before anything is delivered: the
 // seam for lib/scan (SPF, DKIM, DMARC, DNSBL, content and virus checks).

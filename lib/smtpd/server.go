@@ -87,6 +87,10 @@ type Options struct {
 	Queue Queue
 	// Scanner, when set, judges every message after DATA.
 	Scanner Scanner
+	// Greylist, when set, delays new senders at RCPT (MX only).
+	Greylist Greylister
+	// greylistLoopback greylists loopback clients too: tests have no others.
+	greylistLoopback bool
 	// TLS enables STARTTLS on plain connections. Implicit TLS comes from
 	// the listener (its connections are *tls.Conn).
 	TLS *tls.Config

@@ -201,8 +201,35 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 			return err
 		}
 	}
+	if err := s.greylist(a); err != nil {
+		return err
+	}
 	s.setTx(func(t *txn) { t.rcpts = append(t.rcpts, recipient{addr: a}) })
 	return nil
+}
+
+// greylist asks the Greylister about a local recipient: MX only, never
+// for authenticated or loopback clients. A broken greylist lets mail in.
+func (s *session) greylist(rcpt addr.Address) error {
+	g := s.srv.opts.Greylist
+	if g == nil || s.srv.opts.Mode != MX || s.user != nil || s.remote.IsLoopback() && !s.srv.opts.greylistLoopback {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.srv.opts.Limits.CommandTimeout)
+	defer cancel()
+	d, err := g.Check(ctx, s.remote, s.gc.Hostname(), s.tx.from, rcpt)
+	if err != nil {
+		s.log.Error("greylist failed: recipient let through", "to", rcpt.String(), "err", err)
+		return nil
+	}
+	if d.Pass {
+		if d.Why != "passed" {
+			s.log.Info("greylist passed", "from", s.tx.from.String(), "to", rcpt.String(), "why", d.Why)
+		}
+		return nil
+	}
+	s.log.Info("greylisted", "from", s.tx.from.String(), "to", rcpt.String(), "why", d.Why, "retry_in", d.RetryIn.String())
+	return replyErr(451, smtp.EnhancedCode{4, 7, 1}, fmt.Sprintf("Greylisted: first mail from you to this recipient, please try again in %d seconds", int(d.RetryIn.Seconds()+0.999)))
 }
 
 // authSession adds AUTH (RFC 4954) for Submission.
