@@ -148,16 +148,8 @@ func plain7bit(s string) bool {
 func writeFile(b *bytes.Buffer, f File) {
 	name := fileName(f.Name)
 	h := &headerWriter{b: b}
-	ct := contentType(f.ContentType, name)
-	if v := mime.FormatMediaType(ct, map[string]string{"name": name}); v != "" {
-		ct = v
-	}
-	h.field("Content-Type", ct)
-	disp := mime.FormatMediaType("attachment", map[string]string{"filename": name})
-	if disp == "" {
-		disp = "attachment"
-	}
-	h.field("Content-Disposition", disp)
+	h.field("Content-Type", contentType(f.ContentType, name)+param("name", name))
+	h.field("Content-Disposition", "attachment"+param("filename", name))
 	h.field("Content-Transfer-Encoding", "base64")
 	b.WriteString("\r\n")
 	enc := base64.StdEncoding.EncodeToString(f.Data)
@@ -168,6 +160,49 @@ func writeFile(b *bytes.Buffer, f File) {
 	if enc != "" {
 		b.WriteString(enc + "\r\n")
 	}
+}
+
+// param formats one parameter: a quoted string when the value is short
+// plain ASCII, else RFC 2231 UTF-8 percent-encoding, split into numbered
+// sections short enough to fold (mime.FormatMediaType writes one long line).
+func param(key, value string) string {
+	plain := len(value) <= 60
+	for i := 0; i < len(value) && plain; i++ {
+		c := value[i]
+		plain = c >= ' ' && c < 0x7f && c != '"' && c != '\\'
+	}
+	if plain {
+		return "; " + key + `="` + value + `"`
+	}
+	const attrChars = "!#$&+-.^_`|~"
+	var enc strings.Builder
+	var sections []string
+	for i := 0; i < len(value); i++ {
+		c := value[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(attrChars, c) >= 0 {
+			enc.WriteByte(c)
+		} else {
+			fmt.Fprintf(&enc, "%%%02X", c)
+		}
+		if enc.Len() >= 48 {
+			sections = append(sections, enc.String())
+			enc.Reset()
+		}
+	}
+	if enc.Len() > 0 || len(sections) == 0 {
+		sections = append(sections, enc.String())
+	}
+	if len(sections) == 1 {
+		return "; " + key + "*=utf-8''" + sections[0]
+	}
+	var out strings.Builder
+	for i, sec := range sections {
+		if i == 0 {
+			sec = "utf-8''" + sec
+		}
+		fmt.Fprintf(&out, "; %s*%d*=%s", key, i, sec)
+	}
+	return out.String()
 }
 
 // fileName drops directories and control characters and caps the length.
@@ -220,11 +255,11 @@ func bracket(id string) string {
 }
 
 // encodeWords returns s as is when it is printable ASCII, else as RFC 2047
-// encoded words (Q or B, whichever is shorter, as mime chooses).
+// encoded words.
 func encodeWords(s string) string {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x7f || s[i] < ' ' {
-			return mime.QEncoding.Encode("utf-8", s)
+			return encodeAll(s)
 		}
 	}
 	if strings.Contains(s, "=?") {
@@ -239,14 +274,15 @@ func encodeWords(s string) string {
 }
 
 // encodeAll writes s as base64 encoded words, even when it is ASCII
-// (mime's encoders leave ASCII alone). Words end on rune boundaries.
+// (mime's encoders leave ASCII alone). Words end on rune boundaries and are
+// short enough (64 characters) that "Subject: " and one word fit in 78.
 func encodeAll(s string) string {
 	var words []string
 	for s != "" {
 		n := 0
-		for n < len(s) && n < 45 {
+		for n < len(s) && n < 39 {
 			_, size := utf8.DecodeRuneInString(s[n:])
-			if n+size > 45 {
+			if n+size > 39 {
 				break
 			}
 			n += size
@@ -271,7 +307,7 @@ func (h *headerWriter) field(key, value string) {
 	line := key + ":"
 	width := len(line)
 	for i, word := range strings.Split(value, " ") {
-		if i > 0 && width+1+len(word) > 78 {
+		if i > 0 && word != "" && width+1+len(word) > 78 {
 			line += "\r\n"
 			width = 0
 		}

@@ -3,6 +3,7 @@ package compose
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/mail"
@@ -284,5 +285,66 @@ func TestRecipients(t *testing.T) {
 	got := strings.Join(Recipients(d), " ")
 	if got != "a@example.org b@xn--bcher-kva.example c@example.org d@example.org" {
 		t.Errorf("Recipients = %s", got)
+	}
+}
+
+func TestFolding(t *testing.T) {
+	var refs []string
+	for i := range 20 {
+		refs = append(refs, fmt.Sprintf("<%d.%s@example.org>", i, strings.Repeat("x", i)))
+	}
+	d := Draft{
+		From:       &mail.Address{Address: "a@example.org"},
+		To:         addrs(t, strings.Repeat("Some Person <some.person@example.org>, ", 10)+"last@example.org"),
+		Subject:    strings.Repeat("word   ", 30) + strings.Repeat("y", 300),
+		References: refs,
+		Attachments: []File{
+			{Name: strings.Repeat("日本語", 40) + ".txt", Data: []byte("a")},
+			{Name: `say "hi" there.txt`, Data: []byte("b")},
+			{Name: strings.Repeat("long-ascii-name-", 7) + ".txt", Data: []byte("c")},
+		},
+	}
+	msg, err := Build(d, now, "h.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(msg), "\r\n") {
+		if len(line) > 78 || (line != "" && strings.TrimSpace(line) == "") {
+			t.Errorf("header line of %d bytes or blank: %q", len(line), line)
+		}
+	}
+	m, err := mailview.Parse(strings.NewReader(string(msg)), mailview.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.To) != 11 || len(m.References) != 20 || m.Subject != d.Subject {
+		t.Errorf("read back: %d To, %d References, Subject %q", len(m.To), len(m.References), m.Subject)
+	}
+	wantNames := []string{fileName(d.Attachments[0].Name), d.Attachments[1].Name, d.Attachments[2].Name}
+	if len(m.Attachments) != 3 {
+		t.Fatalf("attachments %+v", m.Attachments)
+	}
+	for i, a := range m.Attachments {
+		if a.Filename != wantNames[i] {
+			t.Errorf("mailview name %q, want %q", a.Filename, wantNames[i])
+		}
+	}
+	if []rune(wantNames[0])[0] != '日' || len([]rune(wantNames[0])) != maxNameRunes || !strings.HasSuffix(wantNames[0], ".txt") {
+		t.Errorf("long name cut to %q", wantNames[0])
+	}
+	r, err := gomail.CreateReader(strings.NewReader(string(msg)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		p, err := r.NextPart()
+		if err != nil {
+			break
+		}
+		if h, ok := p.Header.(*gomail.AttachmentHeader); ok {
+			if name, err := h.Filename(); err != nil || name != wantNames[i-1] {
+				t.Errorf("go-message name %q %v, want %q", name, err, wantNames[i-1])
+			}
+		}
 	}
 }
