@@ -49,7 +49,10 @@ limits.command_timeout; APPEND takes messages up to limits.message_size.
 
 When [scan] is enabled, a user's MOVE into Junk trains the spam
 classifier with the message as spam, and a MOVE out of Junk to anywhere
-but Trash as ham (see "mailctl scan train"); APPEND and COPY never train.
+but Trash as ham (see "mailctl scan train"). For clients without MOVE, a
+COPY followed by the expunge of the source in the same session (STORE
+\Deleted, then EXPUNGE or CLOSE) trains the same way; APPEND, and a COPY
+whose source stays, never train.
 
 webmaild reads mail through its own listener, imapd.webmail_listen
 (--listen-webmail; by default the unix socket

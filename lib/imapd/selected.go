@@ -28,6 +28,9 @@ type selected struct {
 	recent    imap.UIDSet
 	keywords  []string // announced in the last FLAGS response, sorted
 	searchRes imap.UIDSet
+	// copied holds UIDs that COPY put where training applies (spam: true
+	// into Junk, false out of it): expunged here, they train as MOVE does.
+	copied map[uint32]bool
 }
 
 const flagRecent imap.Flag = `\Recent`

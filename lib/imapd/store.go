@@ -155,11 +155,15 @@ func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error 
 		}
 	}
 	if len(del) > 0 {
+		copied := s.copiedForTraining(cur.Messages, del) // read before they go
 		ctx, cancel := s.ctx()
 		err := sel.ref.f.Expunge(ctx, del)
 		cancel()
 		if err != nil {
 			return s.mailboxError("expunge", err)
+		}
+		for _, spam := range []bool{true, false} {
+			s.trainMsgs(spam, copied[spam])
 		}
 		if cur, err = s.sync(); err != nil {
 			return s.mailboxError("expunge", err)
@@ -226,6 +230,7 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 	if err != nil {
 		return nil, s.mailboxError("copy", err)
 	}
+	s.noteCopy(dst.f.Name(), mapping)
 	return copyData(dst.f.UIDValidity(), uids, mapping), nil
 }
 
