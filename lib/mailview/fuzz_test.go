@@ -93,8 +93,17 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("not UTF-8: %q", s)
 			}
 		}
-		if strings.ContainsAny(m.Subject, "\r\n\x00") {
+		control := func(r rune) bool { return r < ' ' || r == 0x7f }
+		if strings.IndexFunc(m.Subject, control) >= 0 {
 			t.Fatalf("control character in Subject %q", m.Subject)
+		}
+		if strings.IndexFunc(m.Text, func(r rune) bool { return control(r) && r != '\n' && r != '\t' }) >= 0 {
+			t.Fatalf("control character in Text %q", m.Text)
+		}
+		for _, a := range m.Attachments {
+			if a.Filename == "" || strings.ContainsAny(a.Filename, "/\\") || strings.IndexFunc(a.Filename, control) >= 0 {
+				t.Fatalf("file name %q", a.Filename)
+			}
 		}
 		if err := checkHTML(m.HTML); err != nil {
 			t.Fatalf("%v in %s", err, m.HTML)

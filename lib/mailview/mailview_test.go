@@ -299,7 +299,7 @@ func TestParseSmall(t *testing.T) {
 		{"base64 concatenated", "Content-Transfer-Encoding: base64\n\naGk=\nIHRoZXJl\n", "hi there", "", ""},
 		{"utf8 invalid", "Content-Type: text/plain; charset=utf-8\n\na\xffb", "a\ufffdb", "", ""},
 		{"undeclared latin1", "\na\xe9b", "aéb", "", ""},
-		{"nul and cr", "\na\x00b\rc", "ab\nc", "", ""},
+		{"controls", "\na\x00b\rc\x1b[31md\te\x7f\x0c", "ab\nc[31md\te", "", ""},
 		{"html single", "Content-Type: text/html\n\n<b onclick=x>bold</b>", "", "<b>bold</b>", ""},
 		{"alt picks last html and text", "Content-Type: multipart/alternative; boundary=b\n\n--b\n\none\n--b\nContent-Type: text/html\n\n<i>two</i>\n--b\n\nthree\n--b--\n",
 			"three", "<i>two</i>", ""},

@@ -25,7 +25,7 @@ type Options struct {
 }
 
 // Message is what the reader shows. All strings are UTF-8 and free of
-// control characters (bodies keep their line breaks, as "\n").
+// control characters (bodies keep tabs and line breaks, as "\n").
 type Message struct {
 	Subject                       string
 	From, Sender, ReplyTo, To, Cc []*mail.Address // RFC 2047 decoded; an unparsable entry keeps its text as Name
@@ -299,7 +299,12 @@ func (p *parser) textBody(n *node) string {
 	}
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	s = strings.ReplaceAll(s, "\r", "\n")
-	s = strings.ReplaceAll(s, "\x00", "")
+	s = strings.Map(func(r rune) rune {
+		if r < ' ' && r != '\n' && r != '\t' || r == 0x7f {
+			return -1 // NUL, escape sequences, form feeds: nothing a reader shows
+		}
+		return r
+	}, s)
 	if strings.EqualFold(n.params["format"], "flowed") {
 		s = unflow(s, strings.EqualFold(n.params["delsp"], "yes"))
 	}
