@@ -23,6 +23,17 @@ const maxNameRunes = 120
 // right side of the Message-ID. Text that cannot go into a header is an
 // error wrapping ErrInvalidHeader.
 func Build(d Draft, now time.Time, hostname string) ([]byte, error) {
+	return build(d, now, hostname, false)
+}
+
+// BuildDraft is Build with a Bcc header field, for the copy saved to Drafts
+// (so Resume gets the Bcc recipients back). Never submit its output: every
+// recipient would see the Bcc list.
+func BuildDraft(d Draft, now time.Time, hostname string) ([]byte, error) {
+	return build(d, now, hostname, true)
+}
+
+func build(d Draft, now time.Time, hostname string, withBcc bool) ([]byte, error) {
 	if err := check(d, hostname); err != nil {
 		return nil, err
 	}
@@ -33,6 +44,9 @@ func Build(d Draft, now time.Time, hostname string) ([]byte, error) {
 	h.addresses("From", []*mail.Address{d.From})
 	h.addresses("To", d.To)
 	h.addresses("Cc", d.Cc)
+	if withBcc {
+		h.addresses("Bcc", d.Bcc)
+	}
 	h.field("Subject", encodeWords(d.Subject))
 	if id := bracket(d.InReplyTo); id != "" {
 		h.field("In-Reply-To", id)

@@ -10,6 +10,10 @@
 // each file base64-encoded with its name in Content-Disposition (RFC 2231
 // when not ASCII) and in Content-Type's name parameter (for old clients).
 //
+// BuildDraft writes the same message with a Bcc field, for the Drafts
+// folder; Resume reads such a draft back into a Draft. The Sent copy is
+// Build's output, exactly what the recipients got.
+//
 // Everything that ends up in a header is checked: a CR, LF or NUL anywhere is
 // an error (ErrInvalidHeader), never silently removed.
 package compose

@@ -86,6 +86,35 @@ func Forward(m *mailview.Message, original []byte) (Draft, error) {
 	return d, nil
 }
 
+// Resume turns a saved draft back into the compose form: m is original
+// (the draft as stored by BuildDraft) parsed by mailview. Its attachments
+// come back as decoded bytes.
+func Resume(m *mailview.Message, original []byte) (Draft, error) {
+	d := Draft{
+		To:         m.To,
+		Cc:         m.Cc,
+		Bcc:        m.Bcc,
+		Subject:    m.Subject,
+		Body:       strings.TrimSuffix(m.PlainText(), "\n"),
+		InReplyTo:  m.InReplyTo,
+		References: m.References,
+	}
+	if len(m.From) > 0 {
+		d.From = m.From[0]
+	}
+	for _, a := range m.Attachments {
+		if a.Inline {
+			continue
+		}
+		ct, name, data, err := mailview.Part(bytes.NewReader(original), a.Part)
+		if err != nil {
+			return Draft{}, fmt.Errorf("compose: resuming attachment %s: %w", a.Part, err)
+		}
+		d.Attachments = append(d.Attachments, File{Name: name, ContentType: ct, Data: data})
+	}
+	return d, nil
+}
+
 // references is the parent's References (or In-Reply-To) plus its own ID.
 func references(m *mailview.Message) []string {
 	refs := append([]string(nil), m.References...)

@@ -172,3 +172,44 @@ func TestForward(t *testing.T) {
 		t.Error("Forward with the wrong original succeeded")
 	}
 }
+
+func TestDraftResume(t *testing.T) {
+	d := Draft{
+		From:        &mail.Address{Name: "Zoë", Address: "zoe@example.org"},
+		To:          []*mail.Address{{Address: "to@example.net"}},
+		Cc:          []*mail.Address{{Name: "C", Address: "cc@example.net"}},
+		Bcc:         []*mail.Address{{Name: "Hidden Person", Address: "bcc@example.net"}},
+		Subject:     "Draft – unfinished",
+		Body:        "First line\n\nsecond paragraph with trailing space \nend",
+		InReplyTo:   "p@x",
+		References:  []string{"r@x", "p@x"},
+		Attachments: []File{{Name: "notes.txt", ContentType: "text/plain", Data: []byte("latin-1 \xe9 bytes\r\n")}},
+	}
+	saved, err := BuildDraft(d, now, "h.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(saved, []byte("\r\nBcc: \"Hidden Person\" <bcc@example.net>\r\n")) {
+		t.Errorf("draft lacks its Bcc:\n%s", saved)
+	}
+	sent, err := Build(d, now, "h.example")
+	if err != nil || bytes.Contains(sent, []byte("bcc@")) {
+		t.Errorf("Build leaks Bcc or fails: %v", err)
+	}
+	m := parsed(t, string(saved))
+	back, err := Resume(m, saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.From.Address != d.From.Address || back.From.Name != d.From.Name || list(back.To) != "to@example.net" ||
+		list(back.Cc) != "cc@example.net" || list(back.Bcc) != "bcc@example.net" || back.Bcc[0].Name != "Hidden Person" {
+		t.Errorf("addresses: From %v To %v Cc %v Bcc %v", back.From, back.To, back.Cc, back.Bcc)
+	}
+	if back.Subject != d.Subject || back.Body != d.Body || back.InReplyTo != "p@x" || strings.Join(back.References, " ") != "r@x p@x" {
+		t.Errorf("Subject %q Body %q InReplyTo %q References %q", back.Subject, back.Body, back.InReplyTo, back.References)
+	}
+	if len(back.Attachments) != 1 || back.Attachments[0].Name != "notes.txt" || back.Attachments[0].ContentType != "text/plain" ||
+		!bytes.Equal(back.Attachments[0].Data, d.Attachments[0].Data) {
+		t.Errorf("attachments %+v", back.Attachments)
+	}
+}

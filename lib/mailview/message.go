@@ -29,6 +29,7 @@ type Options struct {
 type Message struct {
 	Subject                       string
 	From, Sender, ReplyTo, To, Cc []*mail.Address // RFC 2047 decoded; an unparsable entry keeps its text as Name
+	Bcc                           []*mail.Address // only in drafts and sent copies
 	Date                          time.Time       // zero if missing or unparsable
 	MessageID                     string          // without angle brackets
 	InReplyTo                     string          // the first message ID of In-Reply-To
@@ -121,6 +122,7 @@ func (p *parser) envelope(h header, m *Message) {
 	m.ReplyTo = p.addresses(h, "Reply-To")
 	m.To = p.addresses(h, "To")
 	m.Cc = p.addresses(h, "Cc")
+	m.Bcc = p.addresses(h, "Bcc")
 	if d := h.get("Date"); d != "" {
 		t, err := mail.ParseDate(d)
 		if err != nil {
