@@ -10,7 +10,7 @@ type walker struct {
 	p     *parser
 	m     *Message
 	opts  Options
-	cids  map[string]*node // Content-ID → part, anywhere in the message
+	cids  map[string]*node // Content-ID → part, anywhere in the message (see cid)
 	texts []string
 	htmls []string
 
@@ -20,13 +20,24 @@ type walker struct {
 
 func (w *walker) indexCIDs(n *node) {
 	if id := contentID(n); id != "" && !n.isMultipart() {
-		if _, dup := w.cids[id]; !dup {
-			w.cids[id] = n
+		// Exact first; the lower-case key catches senders that change case.
+		for _, k := range []string{id, "\x00" + strings.ToLower(id)} {
+			if _, dup := w.cids[k]; !dup {
+				w.cids[k] = n
+			}
 		}
 	}
 	for _, c := range n.children {
 		w.indexCIDs(c)
 	}
+}
+
+// cid finds the part with this Content-ID.
+func (w *walker) cid(id string) *node {
+	if n := w.cids[id]; n != nil {
+		return n
+	}
+	return w.cids["\x00"+strings.ToLower(id)]
 }
 
 func disposition(n *node) string {

@@ -304,6 +304,8 @@ func TestParseSmall(t *testing.T) {
 		{"alt picks last html and text", "Content-Type: multipart/alternative; boundary=b\n\n--b\n\none\n--b\nContent-Type: text/html\n\n<i>two</i>\n--b\n\nthree\n--b--\n",
 			"three", "<i>two</i>", ""},
 		{"mixed two texts", "Content-Type: multipart/mixed; boundary=b\n\n--b\n\none\n--b\n\ntwo\n--b--\n", "one\n\ntwo", "", ""},
+		{"cid case differs", "Content-Type: multipart/related; boundary=b\n\n--b\nContent-Type: text/html\n\n<img src=\"cid:Logo@X\">\n--b\nContent-ID: <logo@x>\nContent-Transfer-Encoding: base64\n\nR0lGODlhAQABAAAAACw=\n--b--\n",
+			"", `<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw="/>`, ""},
 		{"missing cid", "Content-Type: text/html\n\n<img src=\"cid:nope\">", "", "<img/>", "missing part"},
 		{"deep nesting", deep(30), "", "", "nested too deeply"},
 	}

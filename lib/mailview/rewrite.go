@@ -91,7 +91,7 @@ func (w *walker) attr(n *html.Node, a html.Attribute) (html.Attribute, bool) {
 		case "http", "https", "mailto", "tel":
 			return a, true
 		case "cid":
-			part := w.cids[cidOf(u)]
+			part := w.cid(cidOf(u))
 			if part == nil || w.opts.PartURL == nil {
 				return a, false
 			}
@@ -151,7 +151,7 @@ func cidOf(u *url.URL) string {
 // embed returns the data: URI of the message's own image with this
 // Content-ID, if it is a raster image within the caps.
 func (w *walker) embed(id string) (string, bool) {
-	part := w.cids[id]
+	part := w.cid(id)
 	if part == nil {
 		w.p.problem("an inline image refers to a missing part (cid:%s)", clip(id))
 		return "", false
