@@ -8,6 +8,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/emersion/go-smtp"
 	"github.com/spf13/cobra"
 
 	"mailctl/lib/accounts"
@@ -55,7 +56,10 @@ user's own classifier, with its own X-Spam-Status and X-Spam-Score; spam
 is never forwarded to remote alias targets.
 
 With --lmtp, serve LMTP (RFC 2033) instead, with a reply per recipient, so
-an existing MTA can hand mail over. LMTP has no authentication: listen on a
+an existing MTA can hand mail over. When scan.enabled is on, LMTP runs the
+same checks on every message: a refused one gets 550 5.7.1 and an engine
+down 451 4.7.1 for every recipient, and spam goes to each user's Junk as
+above. LMTP has no authentication: listen on a
 unix socket or on loopback only.
 
 `+daemonSocketsHelp, `0   delivered to every recipient
@@ -153,15 +157,8 @@ func runDeliver(ctx context.Context, g *globals, sender string, rcpts []string, 
 		if int64(len(msg)) > int64(cfg.Limits.MessageSize) {
 			return withCode(exitDataErr, fmt.Errorf("message larger than limits.message_size (%d)", cfg.Limits.MessageSize))
 		}
-		msg, spam, err := scanForDeliver(ctx, g, cfg, m, ds, &env, msg)
-		if err != nil {
+		if msg, err = scanForDeliver(ctx, g, cfg, m, ds, &env, msg); err != nil {
 			return err
-		}
-		if spam { // never forwarded, as in smtpd
-			remote = func(context.Context, addr.Address, []addr.Address, []byte) error {
-				g.logger.Info("spam not forwarded")
-				return nil
-			}
 		}
 		// Checked above: the scan's header fields may not push it over.
 		in, maxSize = bytes.NewReader(msg), 0
@@ -211,6 +208,14 @@ func init() {
 // serveLMTP serves LMTP on every listener until ctx is done.
 func serveLMTP(ctx context.Context, d *daemonEnv, lns []listen.Listener) error {
 	dl := newDeliverer(d.g, d.cfg, d.accounts, lazyRemote(d, "lmtp"))
+	var filter func(context.Context, *deliver.Envelope, []byte) ([]byte, *smtp.SMTPError)
+	if d.cfg.Scan.Enabled {
+		ds, err := newDeliveryScan(d.cfg, d.accounts, d.g.logger)
+		if err != nil {
+			return err
+		}
+		filter = ds.lmtpFilter
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, len(lns))
 	for _, l := range lns {
@@ -220,6 +225,7 @@ func serveLMTP(ctx context.Context, d *daemonEnv, lns []listen.Listener) error {
 			MaxRecipients:   d.cfg.Limits.Recipients,
 			MaxLineLength:   d.cfg.Limits.LineLength,
 			Timeout:         d.cfg.Limits.CommandTimeout,
+			Filter:          filter,
 			Logger:          d.g.logger,
 		})
 		d.g.logger.Info("lmtp listening", "addr", l.Addr().String())

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-smtp"
 
 	"mailctl/lib/scan/scantest"
 	"mailctl/lib/testenv"
@@ -284,4 +287,71 @@ func TestDeliverScan(t *testing.T) {
 	if n := len(e.newFiles("bob@example.test")); n != 2 {
 		t.Errorf("INBOX has %d after clamd went down, want 2", n)
 	}
+}
+
+// TestLMTPScan: with scan.enabled, deliver --lmtp refuses EICAR with
+// 550 5.7.1 for every recipient, files spam in Junk, delivers clean mail,
+// and answers 451 4.7.1 while clamd is down.
+func TestLMTPScan(t *testing.T) {
+	cd := scantest.StartClamd(t)
+	e := newScanTestEnv(t, fmt.Sprintf("enabled = true\nspam_score = 2.0\nclamd = %q\nclamd_stream_max = \"50M\"\n", cd.Socket))
+	e.addUser("bob@example.test")
+	e.addUser("carol@example.test")
+	address := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	e.startDaemon(t, e.bin, "deliver", "--lmtp", "--listen", address)
+	c := dialLMTP(t, address)
+	defer c.Close()
+	send := func(from, msg string) error {
+		t.Helper()
+		if err := c.Mail(from, nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []string{"bob@example.test", "carol@example.test"} {
+			if err := c.Rcpt(r, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w, err := c.Data()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprint(w, msg)
+		_, err = w.CloseWithLMTPResponse()
+		return err
+	}
+	wantAll := func(what string, err error, code int, enh smtp.EnhancedCode) {
+		t.Helper()
+		var le smtp.LMTPDataError
+		if !errors.As(err, &le) || len(le) != 2 {
+			t.Fatalf("%s: %v, want an error for both recipients", what, err)
+		}
+		for rcpt, se := range le {
+			if se.Code != code || se.EnhancedCode != enh {
+				t.Errorf("%s: %s got %d %v %q", what, rcpt, se.Code, se.EnhancedCode, se.Message)
+			}
+		}
+	}
+	err := send("a@pass.test", scantest.EICARMessage("a@pass.test", "bob@example.test"))
+	wantAll("EICAR", err, 550, smtp.EnhancedCode{5, 7, 1})
+	if err := send("a@pass.test", scanMessage("a@pass.test", "Hello", "clean")); err != nil {
+		t.Fatalf("clean: %v", err)
+	}
+	// No client address over LMTP: SPF is none; DMARC has no SPF to align
+	// and fails for fail.test, and the caps subject adds to it.
+	if err := send("a@fail.test", scanMessage("a@fail.test", "CHEAP WATCHES FOR YOU", "spam")); err != nil {
+		t.Fatalf("spam: %v", err)
+	}
+	for _, u := range []string{"bob@example.test", "carol@example.test"} {
+		inbox := e.newFiles(u)
+		junk, _ := filepath.Glob(filepath.Join(e.maildir(u), ".Junk", "new", "*"))
+		if len(inbox) != 1 || len(junk) != 1 {
+			t.Fatalf("%s: INBOX %d, Junk %d; want 1 and 1", u, len(inbox), len(junk))
+		}
+		if b, _ := os.ReadFile(junk[0]); !strings.Contains(string(b), "X-Spam-Status: Yes") {
+			t.Errorf("%s junk:\n%s", u, b)
+		}
+	}
+	cd.Stop()
+	err = send("a@pass.test", scanMessage("a@pass.test", "Hello", "clean"))
+	wantAll("clamd down", err, 451, smtp.EnhancedCode{4, 7, 1})
 }

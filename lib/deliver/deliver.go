@@ -83,6 +83,9 @@ type Envelope struct {
 	// expansion: its folder (overriding Folder) and header fields put on
 	// top of it. The spam verdict depends on the user's own classifier.
 	PerUser func(user addr.Address) (folder string, fields []string)
+	// LocalOnly drops remote alias targets (spam is never forwarded);
+	// their recipients count as delivered.
+	LocalOnly bool
 }
 
 // Result is the outcome for one envelope recipient; Err is nil on success
@@ -210,7 +213,9 @@ func (d *Deliverer) Deliver(ctx context.Context, env Envelope, r io.Reader, maxS
 	}
 	wg.Wait()
 
-	if len(remotes) > 0 {
+	if len(remotes) > 0 && env.LocalOnly {
+		d.log.Info("remote alias targets dropped", "targets", len(remotes))
+	} else if len(remotes) > 0 {
 		var idx []int
 		for _, ra := range remotes {
 			idx = append(idx, remote[ra]...)

@@ -172,3 +172,35 @@ func TestPerUser(t *testing.T) {
 		t.Errorf("Folder used despite PerUser: %v", ents)
 	}
 }
+
+// TestLocalOnly: spam (LocalOnly) reaches local alias targets only; the
+// remote one is dropped, not queued, and the recipient succeeds.
+func TestLocalOnly(t *testing.T) {
+	dir := t.TempDir()
+	store, err := maildir.Open(filepath.Join(dir, "mail"), maildir.Options{UID: -1, GID: -1, Hostname: "mx.example.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := addr.MustParse("bob@example.test")
+	aliasFile := filepath.Join(dir, "aliases")
+	os.WriteFile(aliasFile, []byte("team@example.test: bob@example.test, carol@remote.example\n"), 0o644)
+	fl := 0
+	d := New(Options{
+		Store: store, Users: users{bob: {Address: bob}}, Aliases: aliases.Open(aliasFile),
+		LocalDomain: func(d string) (bool, error) { return d == "example.test", nil },
+		Remote:      func(context.Context, addr.Address, []addr.Address, []byte) error { fl++; return nil },
+	})
+	for _, localOnly := range []bool{true, false} {
+		res := d.Deliver(context.Background(), Envelope{Recipients: []addr.Address{addr.MustParse("team@example.test")}, LocalOnly: localOnly},
+			strings.NewReader("Subject: x\n\nx\n"), 0)
+		if res[0].Err != nil {
+			t.Fatal(res[0].Err)
+		}
+	}
+	if fl != 1 {
+		t.Errorf("forwarded %d times, want 1 (not for LocalOnly)", fl)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, "mail", "example.test", "bob", "new")); len(ents) != 2 {
+		t.Errorf("bob has %d, want 2", len(ents))
+	}
+}

@@ -1,6 +1,7 @@
 package deliver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -20,14 +21,18 @@ type LMTPOptions struct {
 	MaxRecipients   int
 	MaxLineLength   int
 	Timeout         time.Duration // per read and per write
-	Logger          *slog.Logger
+	// Filter, when set, judges each message before delivery (the spam
+	// and virus scan): it returns the message to deliver and may set the
+	// envelope's PerUser and LocalOnly, or a reply for every recipient.
+	Filter func(ctx context.Context, env *Envelope, msg []byte) ([]byte, *smtp.SMTPError)
+	Logger *slog.Logger
 }
 
 // NewLMTPServer returns a go-smtp server in LMTP mode that delivers through
 // d, with a reply per recipient. LMTP has no authentication: listen on a
 // unix socket or loopback only.
 func NewLMTPServer(d *Deliverer, opts LMTPOptions) *smtp.Server {
-	s := smtp.NewServer(&lmtpBackend{d: d, maxSize: opts.MaxMessageBytes})
+	s := smtp.NewServer(&lmtpBackend{d: d, maxSize: opts.MaxMessageBytes, filter: opts.Filter})
 	s.LMTP = true
 	s.Domain = opts.Hostname
 	s.MaxMessageBytes = opts.MaxMessageBytes
@@ -50,6 +55,7 @@ func (a slogAdapter) Println(v ...any)               { a.l.Warn("lmtp", "msg", v
 type lmtpBackend struct {
 	d       *Deliverer
 	maxSize int64
+	filter  func(ctx context.Context, env *Envelope, msg []byte) ([]byte, *smtp.SMTPError)
 }
 
 func (b *lmtpBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
@@ -103,7 +109,20 @@ func (s *lmtpSession) Data(r io.Reader) error {
 }
 
 func (s *lmtpSession) LMTPData(r io.Reader, status smtp.StatusCollector) error {
-	results := s.b.d.Deliver(context.Background(), Envelope{Sender: s.sender, Recipients: s.rcpts}, r, s.b.maxSize)
+	env, max := Envelope{Sender: s.sender, Recipients: s.rcpts}, s.b.maxSize
+	if s.b.filter != nil {
+		msg, rerr := readMessage(r, s.b.maxSize)
+		if rerr != nil {
+			return s.all(status, smtpError(rerr))
+		}
+		var ferr *smtp.SMTPError
+		if msg, ferr = s.b.filter(context.Background(), &env, msg); ferr != nil {
+			s.log.Info("lmtp message refused by the filter", "from", s.sender.String(), "reply", ferr.Error())
+			return s.all(status, ferr)
+		}
+		r, max = bytes.NewReader(msg), 0 // checked above; the filter's fields may add to it
+	}
+	results := s.b.d.Deliver(context.Background(), env, r, max)
 	for i, res := range results {
 		if res.Err != nil {
 			s.log.Warn("lmtp delivery failed", "to", res.Recipient.String(), "err", res.Err)
@@ -111,6 +130,14 @@ func (s *lmtpSession) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 		} else {
 			status.SetStatus(s.raw[i], nil)
 		}
+	}
+	return nil
+}
+
+// all gives every recipient the same reply.
+func (s *lmtpSession) all(status smtp.StatusCollector, e *smtp.SMTPError) error {
+	for _, raw := range s.raw {
+		status.SetStatus(raw, e)
 	}
 	return nil
 }
