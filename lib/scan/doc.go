@@ -14,6 +14,13 @@
 // of decoded text, 32 MiB of decoded attachments, zips 3 deep and 64 MiB
 // unpacked.
 //
+// One SMTP reply covers every recipient, so the Verdict's refusal uses the
+// global checks only; ForUser (recipient.go) re-judges the report for
+// each local user with that user's own Bayes data once trained enough,
+// giving each copy its own X-Spam-Status and Junk or INBOX. SPFPasses
+// serves greylisting at RCPT time, and Options.OnDKIMPass tells it which
+// domains signed accepted mail.
+//
 // Authentication-Results (RFC 8601) fields in the message that claim our
 // host name are forgeries from outside: the Report's Message drops them,
 // and Headers carries our own.

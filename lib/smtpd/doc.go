@@ -22,10 +22,13 @@
 // refused and the connection closed (SMTP smuggling; see conn), more than
 // 100 Received: headers is a loop (554 5.4.6), and a Received: header
 // naming the TLS state and protocol (ESMTPS, ESMTPSA …, RFC 3848) is
-// added. Then the Scanner, if any, gives its verdict, and the message is
+// added. Then the Scanner, if any, gives its verdict (refusal is global;
+// Junk or INBOX per local user through Verdict.Recipient), and the message is
 // written to each local recipient's Maildir through lib/deliver — durably,
 // before the 250 — while remote recipients and failed local deliveries go
 // to the Queue. A recipient once accepted never causes a bounce from here.
+// The MX asks the Greylister, if any, about each local recipient at RCPT
+// (never for loopback clients): a new sender gets 451 4.7.1.
 //
 // Limits: SIZE at MAIL and during DATA/BDAT, recipients per message,
 // messages per connection, line length, a command timeout (also per read
