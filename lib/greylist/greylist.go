@@ -98,11 +98,11 @@ func (g *Greylist) Check(ctx context.Context, ip netip.Addr, helo string, sender
 	now := g.opts.Now()
 	b := g.bucket(key)
 	// The common case, a known sender, needs no lock and no write.
-	tab, err := readBucket(b)
+	e, err := lookup(b, key)
 	if err != nil {
 		return Decision{}, err
 	}
-	if e, ok := tab.entries[key]; ok && e.passes > 0 && now.Sub(e.lastPass) <= g.opts.Expiry && now.Sub(e.lastPass) < time.Hour {
+	if e != nil && e.passes > 0 && now.Sub(e.lastPass) <= g.opts.Expiry && now.Sub(e.lastPass) < refresh {
 		return Decision{Pass: true, Why: "passed"}, nil
 	}
 	var d Decision

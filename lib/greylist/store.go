@@ -60,23 +60,55 @@ func readBucket(path string) (*bucket, error) {
 			}
 			continue
 		}
-		f := strings.Fields(line)
-		if len(f) != 4 || len(f[0]) != 32 {
-			return nil, fmt.Errorf("greylist: %s: line %d: want KEY FIRST LASTPASS PASSES", path, n)
+		key, e, err := parseLine(line)
+		if err != nil {
+			return nil, fmt.Errorf("greylist: %s: line %d: %w", path, n, err)
 		}
-		var v [3]int64
-		for i := range v {
-			if v[i], err = strconv.ParseInt(f[i+1], 10, 64); err != nil {
-				return nil, fmt.Errorf("greylist: %s: line %d: %w", path, n, err)
-			}
-		}
-		e := &entry{first: time.Unix(v[0], 0), passes: int(v[2])}
-		if e.passes > 0 {
-			e.lastPass = time.Unix(v[1], 0)
-		}
-		b.entries[f[0]] = e
+		b.entries[key] = e
 	}
 	return b, nil
+}
+
+// lookup finds key in the bucket at path without parsing the rest: the
+// read-only path of every RCPT from a known sender. Nil when absent.
+func lookup(path, key string) (*entry, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("greylist: %w", err)
+	}
+	i := bytes.Index(data, []byte("\n"+key+" "))
+	if i < 0 {
+		return nil, nil
+	}
+	line, _, _ := bytes.Cut(data[i+1:], []byte("\n"))
+	_, e, err := parseLine(string(line))
+	if err != nil {
+		return nil, fmt.Errorf("greylist: %s: %w", path, err)
+	}
+	return e, nil
+}
+
+// parseLine reads "KEY FIRST LASTPASS PASSES".
+func parseLine(line string) (string, *entry, error) {
+	f := strings.Fields(line)
+	if len(f) != 4 || len(f[0]) != 32 {
+		return "", nil, errors.New("want KEY FIRST LASTPASS PASSES")
+	}
+	var v [3]int64
+	for i := range v {
+		var err error
+		if v[i], err = strconv.ParseInt(f[i+1], 10, 64); err != nil {
+			return "", nil, err
+		}
+	}
+	e := &entry{first: time.Unix(v[0], 0), passes: int(v[2])}
+	if e.passes > 0 {
+		e.lastPass = time.Unix(v[1], 0)
+	}
+	return f[0], e, nil
 }
 
 // update changes the bucket at path under its lock: it re-reads the file,
