@@ -56,7 +56,11 @@ joins ours) when scan.spamd is set; the Bayes classifier's verdict on
 the global data (see "mailctl scan train"). Weights come from [scan.weights]
 over the built-in ones. Without --ip, SPF has no client to check and the
 DNS lists are skipped. Authentication-Results fields claiming our
-hostname are counted as forged: smtpd removes them.`, `0   the message is clean
+hostname are counted as forged: smtpd removes them.
+
+For each --rcpt, print where that user's copy would go, INBOX or Junk:
+the global score with the classifier's share taken from the user's own
+data once they have trained enough (refusal is always global).`, `0   the message is clean
 1   any other error
 10  spam: at or above scan.spam_score, or refused by score, DMARC policy or
     attachment policy
@@ -109,10 +113,17 @@ file (to know the local domains).`),
 			if err != nil {
 				return err
 			}
+			var per []recipientJSON
+			if rep.Action == "accept" || rep.Action == "spam" {
+				for _, r := range env.Recipients {
+					uv := s.ForUser(rep, r)
+					per = append(per, recipientJSON{Rcpt: r.String(), Score: uv.Score, Junk: uv.Spam, Bayes: uv.Database})
+				}
+			}
 			if asJSON {
-				err = writeJSON(g.stdout, scanJSON{Report: rep, SpamScore: cfg.Scan.SpamScore, RejectScore: cfg.Scan.RejectScore})
+				err = writeJSON(g.stdout, scanJSON{Report: rep, SpamScore: cfg.Scan.SpamScore, RejectScore: cfg.Scan.RejectScore, Recipients: per})
 			} else {
-				err = printReport(g.stdout, rep, cfg)
+				err = printReport(g.stdout, rep, cfg, per)
 			}
 			if err != nil {
 				return err
@@ -131,8 +142,18 @@ file (to know the local domains).`),
 
 type scanJSON struct {
 	*scan.Report
-	SpamScore   float64 `json:"spam_score"`
-	RejectScore float64 `json:"reject_score"`
+	SpamScore   float64         `json:"spam_score"`
+	RejectScore float64         `json:"reject_score"`
+	Recipients  []recipientJSON `json:"recipients,omitempty"`
+}
+
+// recipientJSON is one --rcpt's copy: the global score with that user's
+// own classifier data (once trained enough) deciding Junk or INBOX.
+type recipientJSON struct {
+	Rcpt  string  `json:"rcpt"`
+	Score float64 `json:"score"`
+	Junk  bool    `json:"junk"`
+	Bayes string  `json:"bayes"` // "user" or "global" data
 }
 
 // scanExit maps the verdict to the exit status.
@@ -148,10 +169,17 @@ func scanExit(rep *scan.Report) error {
 	return nil
 }
 
-func printReport(w io.Writer, rep *scan.Report, cfg *config.Config) error {
+func printReport(w io.Writer, rep *scan.Report, cfg *config.Config, per []recipientJSON) error {
 	fmt.Fprintf(w, "verdict: %s (score %.1f; spam at %.1f, reject at %.1f)\n", rep.Action, rep.Score, cfg.Scan.SpamScore, cfg.Scan.RejectScore)
 	if rep.Reason != "" {
 		fmt.Fprintf(w, "reason:  %s\n", rep.Reason)
+	}
+	for _, r := range per {
+		folder := "INBOX"
+		if r.Junk {
+			folder = "Junk"
+		}
+		fmt.Fprintf(w, "rcpt %s: %s (score %.1f, classifier on %s data)\n", r.Rcpt, folder, r.Score, r.Bayes)
 	}
 	if rep.Stripped > 0 {
 		fmt.Fprintf(w, "forged Authentication-Results removed: %d\n", rep.Stripped)

@@ -238,6 +238,13 @@ func TestSMTPDJunkPerRecipient(t *testing.T) {
 			t.Errorf("%s:\n%s", want, b)
 		}
 	}
+	// mailctl scan explains both decisions.
+	out := e.must(msg, "scan", "--ip", "127.0.0.1", "--from", "a@pass.test", "--rcpt", "bob@example.test", "--rcpt", "carol@example.test")
+	for _, want := range []string{"rcpt bob@example.test: Junk (score ", "rcpt carol@example.test: INBOX (score ", "classifier on user data"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("scan output lacks %q:\n%s", want, out)
+		}
+	}
 	waitFor(t, "both decisions logged", func() bool {
 		l := logs.String()
 		return strings.Contains(l, "rcpt=bob@example.test junk=true") && strings.Contains(l, "rcpt=carol@example.test junk=false")
