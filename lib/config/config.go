@@ -196,12 +196,12 @@ func Default() *Config {
 			WebmailListen: []string{"unix:/run/mailctl/submission-webmail.sock"}},
 		IMAPD: Listeners{Listen: []string{":143"}, ListenTLS: []string{":993"},
 			WebmailListen: []string{"unix:/run/mailctl/imap-webmail.sock"}},
-		POP3D:    Listeners{Listen: []string{":110"}, ListenTLS: []string{":995"}},
-		LMTP:     Listeners{Listen: []string{"unix:/run/mailctl/lmtp.sock"}},
+		POP3D: Listeners{Listen: []string{":110"}, ListenTLS: []string{":995"}},
+		LMTP:  Listeners{Listen: []string{"unix:/run/mailctl/lmtp.sock"}},
 		Webmaild: Webmaild{Listen: []string{"127.0.0.1:8080"},
 			IMAP: "unix:/run/mailctl/imap-webmail.sock", Submission: "unix:/run/mailctl/submission-webmail.sock",
 			SessionIdle: 30 * time.Minute, MaxSessions: 1000, PageSize: 50, TrustedProxies: []string{}},
-		Pickup:   Pickup{Listen: []string{"unix:/run/mailctl/sendmail.sock"}},
+		Pickup: Pickup{Listen: []string{"unix:/run/mailctl/sendmail.sock"}},
 	}
 }
 
