@@ -74,6 +74,9 @@ func runServe(ctx context.Context, g *globals, dev bool) error {
 		fmt.Fprintf(g.stdout, "  echo 'a long password' | ./mailctl useradd you@example.test --password-stdin\n")
 		fmt.Fprintf(g.stdout, "then deliver a message to it:\n")
 		fmt.Fprintf(g.stdout, "  printf 'Subject: hello\\n\\nfirst mail\\n' | ./mailctl deliver you@example.test\n")
+		if cfg.ModuleEnabled("webmaild") && len(cfg.Webmaild.Listen) > 0 {
+			fmt.Fprintf(g.stdout, "Webmail: open http://%s/ and log in as that user.\n", cfg.Webmaild.Listen[0])
+		}
 		fmt.Fprintf(g.stdout, "Press Ctrl-C to stop.\n")
 	}
 	return run(ctx)
@@ -113,7 +116,7 @@ lmtp = true
 # The queue stays off: nothing leaves this machine. Mail to other domains
 # waits in data/queue ("mailctl queue list" shows it).
 queue = false
-webmaild = false
+webmaild = true
 pickup = true
 
 [smtpd]
@@ -140,6 +143,8 @@ listen = ["127.0.0.1:10024"]
 
 [webmaild]
 listen = ["127.0.0.1:10080"]
+imap = "unix:%[1]s/imap-webmail.sock"
+submission = "unix:%[1]s/submission-webmail.sock"
 
 [pickup]
 # "mailctl sendmail" hands mail to this socket (MAILCTL_CONFIG must name
