@@ -55,6 +55,7 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 10x ./lib/imapd
 	@if [ -d ../shared/bench ]; then .ci/bench-imap.sh; else echo "(../shared/bench not found: skipping the Dovecot IMAP comparison)"; fi
 	$(GO) test -run '^$$' -bench . ./lib/pop3d
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./lib/webmail
 	$(GO) test -count=1 -run '^TestBayesAccuracy$$' -v ./lib/scan | grep 'bayes accuracy'
 	@if [ -d ../shared/bench ]; then .ci/bench-pop3.sh; else echo "(../shared/bench not found: skipping the Dovecot POP3 comparison)"; fi
 
