@@ -178,3 +178,29 @@ func (c *client) login() {
 		c.t.Fatalf("login: %s\n%s", r.Status, body)
 	}
 }
+
+func (st *sessionStore) drainCopy() []*session {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var out []*session
+	for _, s := range st.m {
+		out = append(out, s)
+	}
+	return out
+}
+
+func regexpValue(body, name string) string {
+	m := regexp.MustCompile(`name="` + name + `" value="([^"]*)"`).FindStringSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+func regexpAttr(body, attr string) string {
+	m := regexp.MustCompile(attr + `="([^"]*)"`).FindStringSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}

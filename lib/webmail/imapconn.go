@@ -51,10 +51,30 @@ func (s *Server) dialIMAP(ctx context.Context, remote netip.Addr, user, password
 
 // withIMAP runs fn on the session's connection, serialised, under a
 // deadline; a dropped connection is redialled with the kept password.
+// A GET (which only reads, or sets \Seen) is retried once on a fresh
+// connection when the old one turns out to be dead.
 func (s *Server) withIMAP(ctx context.Context, sess *session, fn func(c *imapclient.Client) error) error {
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
-	return s.withIMAPLocked(ctx, sess, fn)
+	err := s.withIMAPLocked(ctx, sess, fn)
+	if err != nil && connBroken(err) {
+		if sess.client != nil {
+			sess.client.Close()
+			sess.client, sess.conn = nil, nil
+		}
+		if idempotent, _ := ctx.Value(idempotentKey{}).(bool); idempotent && ctx.Err() == nil {
+			err = s.withIMAPLocked(ctx, sess, fn)
+		}
+	}
+	return err
+}
+
+type idempotentKey struct{}
+
+// connBroken tells a dead connection from a server's NO or BAD.
+func connBroken(err error) bool {
+	var ie *imap.Error
+	return !errors.As(err, &ie) && !errors.Is(err, errLogin) && !errors.Is(err, errNoMessage)
 }
 
 func (s *Server) withIMAPLocked(ctx context.Context, sess *session, fn func(c *imapclient.Client) error) error {

@@ -136,8 +136,6 @@ func (st *sessionStore) count() int {
 	return len(st.m)
 }
 
-type ctxKey struct{}
-
 // authed wraps a handler that needs a session; POSTs must carry its CSRF token.
 func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -165,7 +163,11 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *session)) ht
 				return
 			}
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, sess)), sess)
+		ctx := r.Context()
+		if r.Method == http.MethodGet {
+			ctx = context.WithValue(ctx, idempotentKey{}, true)
+		}
+		h(w, r.WithContext(ctx), sess)
 	}
 }
 

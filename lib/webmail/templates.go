@@ -45,7 +45,7 @@ var pages = func() map[string]*template.Template {
 func humanSize(n int64) string {
 	switch {
 	case n >= 1<<20:
-		return strings.TrimSuffix(strings.TrimSuffix(formatFloat(float64(n)/(1<<20)), ".0"), "") + " MB"
+		return formatFloat(float64(n)/(1<<20)) + " MB"
 	case n >= 1<<10:
 		return formatFloat(float64(n)/(1<<10)) + " KB"
 	}
