@@ -142,7 +142,8 @@ listen_tls = ["127.0.0.1:10995"]
 listen = ["127.0.0.1:10024"]
 
 [webmaild]
-listen = ["127.0.0.1:10080"]
+# Not 10080: browsers refuse that port (it is on their "unsafe ports" list).
+listen = ["127.0.0.1:10088"]
 imap = "unix:%[1]s/imap-webmail.sock"
 submission = "unix:%[1]s/submission-webmail.sock"
 
