@@ -102,7 +102,7 @@ func ensureFolder(c *imapclient.Client, name string) {
 	c.Create(name, nil).Wait() // an ALREADYEXISTS refusal is fine
 }
 
-var listFetch = &imap.FetchOptions{UID: true, Flags: true, Envelope: true, RFC822Size: true, BodyStructure: &imap.FetchItemBodyStructure{Extended: true}}
+var listFetch = &imap.FetchOptions{UID: true, Flags: true, Envelope: true, InternalDate: true, RFC822Size: true, BodyStructure: &imap.FetchItemBodyStructure{Extended: true}}
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request, sess *session) {
 	folder := folderParam(r)
@@ -191,9 +191,12 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, sess *session) {
 }
 
 func rowOf(m *imapclient.FetchMessageBuffer) msgRow {
-	row := msgRow{UID: m.UID, Size: m.RFC822Size}
+	row := msgRow{UID: m.UID, Size: m.RFC822Size, Date: m.InternalDate}
 	if e := m.Envelope; e != nil {
-		row.Subject, row.Date = e.Subject, e.Date
+		row.Subject = e.Subject
+		if !e.Date.IsZero() {
+			row.Date = e.Date
+		}
 		if len(e.From) > 0 {
 			row.From = e.From[0].Name
 			if row.From == "" {

@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"net/mail"
 	"strings"
 	"time"
 )
@@ -29,6 +30,7 @@ var funcs = template.FuncMap{
 		return t.Local().Format("2 Jan 2006")
 	},
 	"join":  strings.Join,
+	"addr":  showAddress,
 	"int64": func(n int) int64 { return int64(n) },
 }
 
@@ -70,4 +72,12 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, p page) 
 	if err := pages[name].ExecuteTemplate(w, "layout.html", p); err != nil {
 		s.log.Warn("webmail template", "page", name, "err", err)
 	}
+}
+
+// showAddress is "Name <addr>" without the quoting net/mail adds.
+func showAddress(a *mail.Address) string {
+	if a.Name == "" {
+		return a.Address
+	}
+	return a.Name + " <" + a.Address + ">"
 }
