@@ -110,7 +110,7 @@ func (s *Server) frame(w http.ResponseWriter, r *http.Request, sess *session) {
 	h.Set("Content-Security-Policy", frameCSP(images))
 	h.Del("X-Frame-Options")
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	fmt.Fprintf(w, "<!doctype html><html><head><meta charset=\"utf-8\"><base target=\"_blank\"><style>body{font:15px/1.45 system-ui,sans-serif;margin:.5rem;overflow-wrap:anywhere}img{max-width:100%%;height:auto}</style></head><body>%s</body></html>", template.HTML(m.HTML))
+	fmt.Fprintf(w, "<!doctype html><html><head><meta charset=\"utf-8\"><style>body{font:15px/1.45 system-ui,sans-serif;margin:.5rem;overflow-wrap:anywhere}img{max-width:100%%;height:auto}</style></head><body>%s</body></html>", template.HTML(m.HTML))
 }
 
 // safeInline are the types a browser may show from a download without risk.
