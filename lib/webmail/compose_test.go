@@ -2,6 +2,8 @@ package webmail
 
 import (
 	"context"
+	"html"
+	"regexp"
 	"net/http"
 	"net/url"
 	"strings"
@@ -99,5 +101,24 @@ func TestIMAPReconnect(t *testing.T) {
 	}
 	if _, body := c.get("/mail?f=INBOX"); !strings.Contains(body, "still here") {
 		t.Errorf("after the connection dropped:\n%s", body)
+	}
+}
+
+// The read page's links lead where they say (no double escaping).
+func TestReadPageLinksWork(t *testing.T) {
+	e := newTestEnv(t)
+	e.deliver("linked", "text")
+	c := e.client()
+	c.login()
+	_, body := c.get("/msg?f=INBOX&uid=1")
+	for id, want := range map[string]string{"reply": `value="Re: linked"`, "forward": `value="Fwd: linked"`, "raw": "Subject: linked"} {
+		m := regexp.MustCompile(`id="` + id + `" class="button" href="([^"]+)"`).FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("no #%s link", id)
+		}
+		r, page := c.get(html.UnescapeString(m[1]))
+		if r.StatusCode != http.StatusOK || !strings.Contains(page, want) {
+			t.Errorf("#%s → %s: %s", id, m[1], r.Status)
+		}
 	}
 }
