@@ -100,7 +100,19 @@ func (s *Server) composePage(w http.ResponseWriter, r *http.Request, sess *sessi
 }
 
 func (s *Server) renderCompose(w http.ResponseWriter, r *http.Request, sess *session, status int, f composeForm, errMsg string) {
-	s.render(w, status, "compose", page{Title: "Write", CSRF: sess.csrf, User: sess.user, Error: errMsg, Data: f})
+	s.render(w, status, "compose", page{Title: "Write", CSRF: sess.csrf, User: sess.user, Error: errMsg, Data: f,
+		Folders: s.sidebarFolders(r, sess)})
+}
+
+// sidebarFolders lists the folders for the navigation of pages that do not
+// need them otherwise; an IMAP failure only leaves the sidebar empty.
+func (s *Server) sidebarFolders(r *http.Request, sess *session) []folderInfo {
+	var fs []folderInfo
+	_ = s.withIMAP(r.Context(), sess, func(c *imapclient.Client) (err error) {
+		fs, err = folders(c)
+		return err
+	})
+	return fs
 }
 
 func (s *Server) composePost(w http.ResponseWriter, r *http.Request, sess *session) {
@@ -194,7 +206,8 @@ func (s *Server) composePost(w http.ResponseWriter, r *http.Request, sess *sessi
 			s.renderCompose(w, r, sess, http.StatusBadGateway, f, "The draft was not saved: "+imapText(err))
 			return
 		}
-		s.render(w, http.StatusOK, "compose", page{Title: "Write", CSRF: sess.csrf, User: sess.user, Notice: "Draft saved.", Data: f})
+		s.render(w, http.StatusOK, "compose", page{Title: "Write", CSRF: sess.csrf, User: sess.user, Notice: "Draft saved.", Data: f,
+			Folders: s.sidebarFolders(r, sess)})
 	case "send":
 		rcpts := compose.Recipients(d)
 		if len(rcpts) == 0 {

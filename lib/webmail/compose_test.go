@@ -61,6 +61,9 @@ func TestDraftSaveReplaceResume(t *testing.T) {
 	c := e.client()
 	c.login()
 	_, body := c.get("/compose")
+	if !strings.Contains(body, `data-folder="Drafts"`) {
+		t.Errorf("the compose page lists no folders in its navigation")
+	}
 	cid := regexpValue(body, "cid")
 	for _, text := range []string{"first words", "second words"} {
 		r, body := c.post("/compose", url.Values{"csrf": {c.csrf}, "cid": {cid}, "to": {"alice@example.net"}, "subject": {"unfinished"}, "body": {text}, "action": {"save"}})
