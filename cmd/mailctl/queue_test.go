@@ -388,6 +388,7 @@ func TestQueueKill9MidDelivery(t *testing.T) {
 	case <-inData:
 	case <-time.After(20 * time.Second):
 		c.Process.Kill()
+		c.Wait()
 		t.Fatalf("the runner never reached DATA\n%s", stderr.String())
 	}
 	c.Process.Signal(syscall.SIGKILL)

@@ -52,6 +52,7 @@ wait:
 		select {
 		case l, ok := <-lines:
 			if !ok {
+				c.Wait() // stderr is complete, and no longer written, once the process is reaped
 				t.Fatalf("serve --dev exited early:\n%s\n%s", strings.Join(got, "\n"), stderr.String())
 			}
 			got = append(got, l)
@@ -59,6 +60,8 @@ wait:
 				break wait
 			}
 		case <-deadline:
+			c.Process.Kill()
+			c.Wait()
 			t.Fatalf("no start-up message:\n%s\n%s", strings.Join(got, "\n"), stderr.String())
 		}
 	}
