@@ -211,6 +211,14 @@ func TestWebmaild(t *testing.T) {
 	if r.StatusCode != http.StatusBadRequest {
 		t.Errorf("CR/LF in To: %s", r.Status)
 	}
+	// submitd's refusal reaches the user, and nothing is sent or filed.
+	r, body = b.post("/compose", url.Values{"csrf": {b.csrf}, "to": {"nobody@example.test"}, "subject": {"to no one"}, "body": {"x"}, "action": {"send"}})
+	if r.StatusCode != http.StatusBadGateway || !strings.Contains(body, "Not sent: 550 No such user here") {
+		t.Errorf("send to an unknown local user: %s\n%s", r.Status, body)
+	}
+	if _, body = b.get("/mail?f=Sent"); strings.Contains(body, "to no one") {
+		t.Errorf("a refused message was filed in Sent")
+	}
 
 	// Bulk delete moves to Trash.
 	b.get("/mail?f=INBOX")
