@@ -93,8 +93,11 @@ func serveWebmaild(ctx context.Context, d *daemonEnv, lns []listen.Listener) err
 		return withCode(exitConfig, err)
 	}
 	defer srv.Close()
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 20 * time.Second, IdleTimeout: 2 * time.Minute,
-		MaxHeaderBytes: 64 << 10}
+	// ReadTimeout bounds a request body trickled in by a stranger (uploads
+	// are capped at limits.message_size); WriteTimeout a reader that never
+	// drains a download.
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 20 * time.Second, ReadTimeout: 10 * time.Minute,
+		WriteTimeout: 10 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup

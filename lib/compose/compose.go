@@ -25,6 +25,7 @@ import (
 	"strings"
 
 	"mailctl/lib/addr"
+	"mailctl/lib/mailview"
 )
 
 // Draft is what the compose form holds.
@@ -58,7 +59,7 @@ func ParseAddressList(s string) ([]*mail.Address, error) {
 		return nil, fmt.Errorf("compose: %w: address list contains a line break or NUL", ErrInvalidHeader)
 	}
 	var list []*mail.Address
-	for _, item := range splitList(s) {
+	for _, item := range mailview.SplitAddressList(s, ",;") {
 		a, err := mail.ParseAddress(item)
 		if err != nil {
 			return nil, fmt.Errorf("compose: %w: %q is not a mail address", ErrInvalidHeader, item)
@@ -69,38 +70,6 @@ func ParseAddressList(s string) ([]*mail.Address, error) {
 		list = append(list, a)
 	}
 	return list, nil
-}
-
-// splitList splits at commas and semicolons outside quotes, comments and
-// angle brackets, dropping empty entries.
-func splitList(s string) []string {
-	var out []string
-	add := func(item string) {
-		if item = strings.TrimSpace(item); item != "" {
-			out = append(out, item)
-		}
-	}
-	depth, quote, start := 0, false, 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '\\' && quote:
-			i++
-		case c == '"':
-			quote = !quote
-		case quote:
-		case c == '(' || c == '<':
-			depth++
-		case (c == ')' || c == '>') && depth > 0:
-			depth--
-		case (c == ',' || c == ';') && depth == 0:
-			add(s[start:i])
-			start = i + 1
-		}
-	}
-	if start < len(s) {
-		add(s[start:])
-	}
-	return out
 }
 
 // checkAddress refuses addresses that cannot be written into a header or

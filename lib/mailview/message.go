@@ -157,7 +157,7 @@ func (p *parser) addresses(h header, key string) []*mail.Address {
 		return list
 	}
 	p.problem("unreadable %s address %q", key, clip(v))
-	for _, item := range splitAddressList(v) {
+	for _, item := range SplitAddressList(v, ",") {
 		if a, err := addrParser.Parse(item); err == nil {
 			a.Name = strings.TrimSpace(cleanControls(a.Name))
 			list = append(list, a)
@@ -178,9 +178,16 @@ func (p *parser) addresses(h header, key string) []*mail.Address {
 
 var looseAddr = regexp.MustCompile(`<?([^\s<>",;:@]+@[^\s<>",;:@]+)>?`)
 
-// splitAddressList splits on commas outside quotes, comments and angles.
-func splitAddressList(s string) []string {
+// SplitAddressList splits an address list at the separator bytes in seps
+// (e.g. "," for a header, ",;" for what a user typed) outside quotes,
+// comments and angle brackets; entries are trimmed, empty ones dropped.
+func SplitAddressList(s, seps string) []string {
 	var out []string
+	add := func(item string) {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
 	depth, quote, start := 0, false, 0
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
@@ -193,12 +200,13 @@ func splitAddressList(s string) []string {
 			depth++
 		case (c == ')' || c == '>') && depth > 0:
 			depth--
-		case c == ',' && depth == 0:
-			out = append(out, strings.TrimSpace(s[start:i]))
+		case depth == 0 && strings.IndexByte(seps, c) >= 0:
+			add(s[start:i])
 			start = i + 1
 		}
 	}
-	return append(out, strings.TrimSpace(s[start:]))
+	add(s[start:])
+	return out
 }
 
 var msgIDPattern = regexp.MustCompile(`<([^<>\s]+)>`)

@@ -48,12 +48,7 @@ func (s *Server) composePage(w http.ResponseWriter, r *http.Request, sess *sessi
 	var d compose.Draft
 	st := &composeState{}
 	if mode != "" {
-		folder, uid := folderParam(r), uidParam(r)
-		var raw []byte
-		err := s.withIMAP(r.Context(), sess, func(c *imapclient.Client) (err error) {
-			raw, _, err = fetchRaw(c, folder, uid)
-			return err
-		})
+		raw, err := s.requestedMessage(r, sess)
 		if err != nil {
 			s.msgError(w, r, sess, err)
 			return
@@ -73,14 +68,12 @@ func (s *Server) composePage(w http.ResponseWriter, r *http.Request, sess *sessi
 				return
 			}
 		case "draft":
-			d = compose.Draft{To: m.To, Cc: m.Cc, Subject: m.Subject, Body: m.Text, InReplyTo: m.InReplyTo, References: m.References}
-			for _, a := range m.Attachments {
-				if ct, name, body, err := mailview.Part(bytes.NewReader(raw), a.Part); err == nil {
-					d.Attachments = append(d.Attachments, compose.File{Name: name, ContentType: ct, Data: body})
-				}
+			if d, err = compose.Resume(m, raw); err != nil {
+				s.imapError(w, r, sess, err)
+				return
 			}
-			if folder == folderDrafts {
-				st.draftUID = uid
+			if folderParam(r) == folderDrafts {
+				st.draftUID = uidParam(r)
 			}
 		}
 		st.files = d.Attachments
@@ -193,8 +186,14 @@ func (s *Server) composePost(w http.ResponseWriter, r *http.Request, sess *sessi
 	}
 	switch action {
 	case "save":
+		// The Drafts copy keeps Bcc, so a resumed draft still has it.
+		draft, err := compose.BuildDraft(d, s.opts.Now(), s.opts.Hostname)
+		if err != nil {
+			s.renderCompose(w, r, sess, http.StatusBadRequest, f, "The draft cannot be saved: "+err.Error())
+			return
+		}
 		err = s.withIMAP(r.Context(), sess, func(c *imapclient.Client) error {
-			uid, err := appendTo(c, folderDrafts, msg, []imap.Flag{imap.FlagDraft, imap.FlagSeen})
+			uid, err := appendTo(c, folderDrafts, draft, []imap.Flag{imap.FlagDraft, imap.FlagSeen})
 			if err != nil {
 				return err
 			}

@@ -66,7 +66,7 @@ func TestDraftSaveReplaceResume(t *testing.T) {
 	}
 	cid := regexpValue(body, "cid")
 	for _, text := range []string{"first words", "second words"} {
-		r, body := c.post("/compose", url.Values{"csrf": {c.csrf}, "cid": {cid}, "to": {"alice@example.net"}, "subject": {"unfinished"}, "body": {text}, "action": {"save"}})
+		r, body := c.post("/compose", url.Values{"csrf": {c.csrf}, "cid": {cid}, "to": {"alice@example.net"}, "bcc": {"hidden@example.net"}, "subject": {"unfinished"}, "body": {text}, "action": {"save"}})
 		if r.StatusCode != http.StatusOK || !strings.Contains(body, `id="notice"`) {
 			t.Fatalf("save: %s\n%s", r.Status, body)
 		}
@@ -81,8 +81,8 @@ func TestDraftSaveReplaceResume(t *testing.T) {
 		t.Error("no edit link on a draft")
 	}
 	_, body = c.get("/compose?mode=draft&f=Drafts&uid=" + uid)
-	if !strings.Contains(body, "second words") || !strings.Contains(body, "alice@example.net") || !strings.Contains(body, `value="unfinished"`) {
-		t.Errorf("resumed draft:\n%s", body)
+	if !strings.Contains(body, "second words") || !strings.Contains(body, "alice@example.net") || !strings.Contains(body, `value="unfinished"`) || !strings.Contains(body, "hidden@example.net") {
+		t.Errorf("resumed draft (with its Bcc):\n%s", body)
 	}
 	// Header injection is a form error, nothing saved.
 	r, body := c.post("/compose", url.Values{"csrf": {c.csrf}, "cid": {regexpValue(body, "cid")}, "to": {"alice@example.net"}, "subject": {"a\r\nBcc: x@example.org"}, "action": {"save"}})

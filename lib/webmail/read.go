@@ -34,6 +34,18 @@ func fetchRaw(c *imapclient.Client, folder string, uid imap.UID) ([]byte, []imap
 	return msgs[0].FindBodySection(sec), msgs[0].Flags, nil
 }
 
+// requestedMessage fetches the source of the message the request names
+// (its f and uid parameters).
+func (s *Server) requestedMessage(r *http.Request, sess *session) ([]byte, error) {
+	folder, uid := folderParam(r), uidParam(r)
+	var raw []byte
+	err := s.withIMAP(r.Context(), sess, func(c *imapclient.Client) (err error) {
+		raw, _, err = fetchRaw(c, folder, uid)
+		return err
+	})
+	return raw, err
+}
+
 type readData struct {
 	Msg        *mailview.Message
 	UID        imap.UID
@@ -90,12 +102,7 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, sess *session) {
 
 // frame serves the message's sanitised HTML for the sandboxed iframe.
 func (s *Server) frame(w http.ResponseWriter, r *http.Request, sess *session) {
-	folder, uid := folderParam(r), uidParam(r)
-	var raw []byte
-	err := s.withIMAP(r.Context(), sess, func(c *imapclient.Client) (err error) {
-		raw, _, err = fetchRaw(c, folder, uid)
-		return err
-	})
+	raw, err := s.requestedMessage(r, sess)
 	if err != nil {
 		http.Error(w, "message not available", http.StatusNotFound)
 		return
@@ -118,12 +125,7 @@ var safeTypes = map[string]bool{"image/png": true, "image/jpeg": true, "image/gi
 
 // part serves one attachment as a download.
 func (s *Server) part(w http.ResponseWriter, r *http.Request, sess *session) {
-	folder, uid := folderParam(r), uidParam(r)
-	var raw []byte
-	err := s.withIMAP(r.Context(), sess, func(c *imapclient.Client) (err error) {
-		raw, _, err = fetchRaw(c, folder, uid)
-		return err
-	})
+	raw, err := s.requestedMessage(r, sess)
 	if err != nil {
 		http.Error(w, "message not available", http.StatusNotFound)
 		return
@@ -148,12 +150,7 @@ func (s *Server) part(w http.ResponseWriter, r *http.Request, sess *session) {
 
 // raw serves the message source as plain text.
 func (s *Server) raw(w http.ResponseWriter, r *http.Request, sess *session) {
-	folder, uid := folderParam(r), uidParam(r)
-	var raw []byte
-	err := s.withIMAP(r.Context(), sess, func(c *imapclient.Client) (err error) {
-		raw, _, err = fetchRaw(c, folder, uid)
-		return err
-	})
+	raw, err := s.requestedMessage(r, sess)
 	if err != nil {
 		http.Error(w, "message not available", http.StatusNotFound)
 		return
